@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from comptes.models import User
+    from comptes.registry import Workspace
+
+
+class BeneficiairesConfig(AppConfig):
+    name = "beneficiaires"
+    verbose_name = _("bénéficiaires")
+
+    def ready(self) -> None:
+        from beneficiaires import selectors
+        from beneficiaires.models import Organization
+        from comptes.models import Role
+        from comptes.registry import RoleDefinition, register_role, register_workspace_provider
+
+        # Admins: every organization; coordinators: the partners of their programs.
+        register_role(
+            RoleDefinition(
+                role=Role.INTERVENANT,
+                scope_model=Organization,
+                invitable_scopes=selectors.invitable_organizations,
+                grant=grant_intervenant,
+            )
+        )
+        register_workspace_provider(organization_workspaces)
+
+
+def grant_intervenant(user: User, organization: Any) -> None:
+    organization.members.add(user)
+
+
+def organization_workspaces(user: User) -> Iterator[Workspace]:
+    """One workspace per organization the user is a member of."""
+    from django.urls import reverse
+
+    from beneficiaires.models import Organization
+    from comptes.models import Role
+    from comptes.registry import Workspace
+
+    if not user.is_authenticated:
+        return
+    for organization in Organization.objects.filter(members=user).only("name", "slug"):
+        yield Workspace(
+            role=Role.INTERVENANT,
+            label=organization.name,
+            url=reverse("beneficiaires:organization_detail", kwargs={"slug": organization.slug}),
+        )

@@ -1,0 +1,101 @@
+"""Reads of the beneficiaries app, always scoped to the requesting user (docs/architecture.md)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db.models import Count, Q, QuerySet
+
+from beneficiaires.models import Consent, Household, Organization
+from programmes.models import Program
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from comptes.models import User
+
+    AnyUser = User | AnonymousUser
+
+
+def _is_admin(user: AnyUser) -> bool:
+    return bool(user.is_authenticated and user.is_network_admin)
+
+
+def organizations_for(user: AnyUser) -> QuerySet[Organization]:
+    """Organizations the user belongs to, and those partnered with the programs they coordinate."""
+    if _is_admin(user):
+        return Organization.objects.all()
+    if not user.is_authenticated:
+        return Organization.objects.none()
+    ids = Organization.objects.filter(Q(members=user) | Q(programs__coordinators=user)).values("pk")
+    return Organization.objects.filter(pk__in=ids)
+
+
+def households_for(user: AnyUser) -> QuerySet[Household]:
+    """Households of the user's organizations (intervenant) and of their programs (coordinator)."""
+    base = Household.objects.select_related("program", "organization")
+    if _is_admin(user):
+        return base.all()
+    if not user.is_authenticated:
+        return base.none()
+    ids = Household.objects.filter(
+        Q(organization__members=user) | Q(program__coordinators=user)
+    ).values("pk")
+    return base.filter(pk__in=ids)
+
+
+def invitable_organizations(user: AnyUser) -> QuerySet[Organization]:
+    """Where `user` may invite intervenants: all (admin); organizations of their programs."""
+    if _is_admin(user):
+        return Organization.objects.all()
+    if not user.is_authenticated:
+        return Organization.objects.none()
+    ids = Organization.objects.filter(programs__coordinators=user).values("pk")
+    return Organization.objects.filter(pk__in=ids)
+
+
+def enrollment_programs(user: AnyUser, organization: Organization) -> QuerySet[Program]:
+    """The organization's programs in which `user` may enroll households.
+
+    Its members and network admins: all of them; a coordinator: the ones they coordinate.
+    """
+    programs = organization.programs.all().order_by("name", "pk")
+    if _is_admin(user) or organization.members.filter(pk=user.pk).exists():
+        return programs
+    if not user.is_authenticated:
+        return programs.none()
+    return programs.filter(coordinators=user)
+
+
+def organization_households(
+    user: AnyUser, organization: Organization, search: str = ""
+) -> QuerySet[Household]:
+    """The organization's households that `user` may see, newest first, optionally by reference."""
+    households = households_for(user).filter(organization=organization)
+    search = search.strip()
+    if search:
+        households = households.filter(reference__icontains=search)
+    return households.order_by("-enrolled_at", "-pk")
+
+
+def program_partners(program: Program) -> QuerySet[Organization]:
+    """The program's partner organizations with their number of households in the program."""
+    return (
+        Organization.objects.filter(programs=program)
+        .annotate(
+            household_count=Count(
+                "households", filter=Q(households__program=program), distinct=True
+            )
+        )
+        .order_by("name", "pk")
+    )
+
+
+def partnerable_organizations(user: AnyUser, program: Program) -> QuerySet[Organization]:
+    """Organizations `user` can see that are not partnered with `program` yet."""
+    return organizations_for(user).exclude(programs=program).order_by("name", "pk")
+
+
+def participation_consent(household: Household) -> Consent | None:
+    """The household's latest consent to participate (withdrawn or not)."""
+    return household.consents.filter(purpose=Consent.Purpose.PARTICIPATION).first()

@@ -1,0 +1,142 @@
+"""Reads of the coupons app."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from beneficiaires.models import Household
+from coupons import codes, signing
+from coupons.keys import keyring
+from coupons.models import Coupon
+from coupons.pdf import PrintableCoupon
+from programmes.models import Program
+from programmes.money import ZERO, quantize, to_cents
+
+
+class CodeError(Exception):
+    """A scanned or typed code that is not one of our coupons: `code` is machine-readable."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def resolve_scanned_code(text: str) -> Coupon:
+    """The coupon a QR text or a manual code stands for.
+
+    A QR text is verified (structure, then Ed25519 signature) before the database is asked; a
+    manual code's check symbol likewise. Raises CodeError("invalid_code" | "bad_signature").
+    """
+    normalized = codes.normalize(text)
+    if signing.is_qr_text(normalized):
+        try:
+            claims = signing.decode_qr(normalized, keyring())
+        except signing.QRDecodeError as error:
+            raise CodeError(error.code) from error
+        code = claims.code
+        program_id: int | None = claims.program_id
+    else:
+        if not codes.is_well_formed(normalized):
+            raise CodeError("invalid_code")
+        code, program_id = normalized, None
+    coupon = (
+        Coupon.objects.select_related("program", "program__territory").filter(code=code).first()
+    )
+    if coupon is None or (program_id is not None and coupon.program_id != program_id):
+        raise CodeError("invalid_code")
+    return coupon
+
+
+def qr_text_for(coupon: Coupon) -> str:
+    claims = signing.CouponClaims(
+        code=coupon.code,
+        program_id=coupon.program_id,
+        value_cents=to_cents(coupon.value),
+        valid_from=coupon.valid_from,
+        valid_until=coupon.valid_until,
+    )
+    return signing.encode_qr(claims, keyring())
+
+
+def printable_coupons(coupons: Iterable[Coupon]) -> list[PrintableCoupon]:
+    """Coupons ready for the PDF; expects `program` and its categories to be prefetched."""
+    printable = []
+    for coupon in coupons:
+        program = coupon.program
+        printable.append(
+            PrintableCoupon(
+                serial=coupon.serial,
+                qr_text=qr_text_for(coupon),
+                manual_code=codes.format_code(coupon.code),
+                value=coupon.value,
+                currency=program.currency,
+                valid_from=coupon.valid_from,
+                valid_until=coupon.valid_until,
+                program_name=program.name,
+                categories=tuple(c.name_fr for c in program.categories.all()),
+                holder=coupon.household.reference if coupon.household else None,
+            )
+        )
+    return printable
+
+
+def household_coupons(household: Household) -> QuerySet[Coupon]:
+    return (
+        household.coupons.select_related("program", "household")
+        .prefetch_related("program__categories")
+        .order_by("valid_from", "-value", "serial")
+    )
+
+
+@dataclass(frozen=True)
+class Figure:
+    count: int
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class CouponTotals:
+    issued: Figure
+    redeemed: Figure
+    outstanding: Figure
+    expired: Figure
+    void: Figure
+
+
+def coupon_totals(programs: QuerySet[Program], today: datetime.date | None = None) -> CouponTotals:
+    """Issued, redeemed, outstanding (still spendable), expired unused and void, in one query."""
+    today = today or timezone.localdate()
+    issued_q = ~Q(status=Coupon.Status.VOID)
+    redeemed_q = Q(status=Coupon.Status.REDEEMED)
+    outstanding_q = Q(status=Coupon.Status.ISSUED, valid_until__gte=today)
+    expired_q = Q(status=Coupon.Status.ISSUED, valid_until__lt=today)
+    void_q = Q(status=Coupon.Status.VOID)
+    row = Coupon.objects.filter(program__in=programs).aggregate(
+        issued_n=Count("pk", filter=issued_q),
+        issued_v=Sum("value", filter=issued_q),
+        redeemed_n=Count("pk", filter=redeemed_q),
+        redeemed_v=Sum("value", filter=redeemed_q),
+        outstanding_n=Count("pk", filter=outstanding_q),
+        outstanding_v=Sum("value", filter=outstanding_q),
+        expired_n=Count("pk", filter=expired_q),
+        expired_v=Sum("value", filter=expired_q),
+        void_n=Count("pk", filter=void_q),
+        void_v=Sum("value", filter=void_q),
+    )
+
+    def figure(name: str) -> Figure:
+        return Figure(row[f"{name}_n"], quantize(row[f"{name}_v"] or ZERO))
+
+    return CouponTotals(
+        issued=figure("issued"),
+        redeemed=figure("redeemed"),
+        outstanding=figure("outstanding"),
+        expired=figure("expired"),
+        void=figure("void"),
+    )

@@ -1,0 +1,131 @@
+"""Pages of the coupons app: a household's page (its coupons), issuing its allotment and
+downloading its coupons as a PDF.
+
+The household page lives here rather than in `beneficiaires` because it shows coupons, and
+`beneficiaires` may not import `coupons` (DESIGN.md, Layers). Everything is fetched through
+`households_for(user)`: a household outside the user's scope is a 404.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import TYPE_CHECKING, cast
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from beneficiaires.selectors import households_for, participation_consent
+from coupons.forms import IssueForm
+from coupons.models import Coupon
+from coupons.pdf import render_coupons_pdf
+from coupons.selectors import household_coupons, printable_coupons
+from coupons.services import IssuanceError, issue_household_allotment, plan_household_allotment
+from programmes.money import ZERO, format_money, quantize
+
+if TYPE_CHECKING:
+    from comptes.models import User
+
+PAGE_SIZE = 25
+
+
+@login_required
+@require_GET
+@never_cache
+def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    household = get_object_or_404(households_for(request.user), pk=pk)
+    coupons = household_coupons(household)
+    totals = coupons.exclude(status=Coupon.Status.VOID).aggregate(
+        count=Count("pk"), value=Sum("value")
+    )
+    issued_count = totals["count"] or 0
+    plan = plan_error = None
+    if issued_count == 0:
+        try:
+            planned = plan_household_allotment(
+                program=household.program, household_size=household.size
+            )
+        except IssuanceError as error:
+            plan_error = error.message
+        else:
+            plan = {
+                "count": len(planned),
+                "value": quantize(sum((item.value for item in planned), ZERO)),
+                "distributions": household.program.distribution_count,
+            }
+    return render(
+        request,
+        "coupons/household_detail.html",
+        {
+            "household": household,
+            "consent": participation_consent(household),
+            "page_obj": Paginator(coupons, PAGE_SIZE).get_page(request.GET.get("page")),
+            "issued_count": issued_count,
+            "issued_value": quantize(totals["value"] or ZERO),
+            "plan": plan,
+            "plan_error": plan_error,
+            "issue_form": IssueForm(initial={"idempotency_key": uuid.uuid4()}),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def household_issue(request: HttpRequest, pk: int) -> HttpResponse:
+    household = get_object_or_404(households_for(request.user), pk=pk)
+    form = IssueForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Demande incomplète : rechargez la page et réessayez."))
+        return redirect("coupons:household_detail", pk=household.pk)
+    try:
+        batch = issue_household_allotment(
+            household=household,
+            issued_by=cast("User", request.user),  # behind login_required
+            idempotency_key=form.cleaned_data["idempotency_key"],
+        )
+    except IssuanceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            ngettext(
+                "{count} coupon émis, d'une valeur totale de {total}.",
+                "{count} coupons émis, d'une valeur totale de {total}.",
+                batch.coupon_count,
+            ).format(count=batch.coupon_count, total=format_money(batch.total_value)),
+        )
+    return redirect("coupons:household_detail", pk=household.pk)
+
+
+@login_required
+@require_GET
+def household_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    household = get_object_or_404(households_for(request.user), pk=pk)
+    coupons = list(household_coupons(household).exclude(status=Coupon.Status.VOID))
+    if not coupons:
+        messages.info(
+            request, _("Ce ménage n'a pas encore de coupons : émettez d'abord son allocation.")
+        )
+        return redirect("coupons:household_detail", pk=household.pk)
+    pdf = render_coupons_pdf(
+        printable_coupons(coupons),
+        title=_("Coupons du ménage {reference} · {program}").format(
+            reference=household.reference, program=household.program.name
+        ),
+        author=household.organization.name,
+    )
+    safe_reference = re.sub(r"[^A-Za-z0-9_-]", "", household.reference) or str(household.pk)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="coupons-{safe_reference}.pdf"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,153 @@
+"""The redemption API: the contract that scanners and scripts rely on (docs/api.md)."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema, Status
+from ninja.security import HttpBearer
+
+from marches.models import Device
+from marches.services import Verdict, authenticate_device, check_coupon, redeem_coupon
+from programmes.models import ProductCategory
+
+
+class DeviceToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Device | None:
+        return authenticate_device(token)
+
+
+router = Router(auth=DeviceToken(), tags=["redemptions"])
+
+
+class RedemptionIn(Schema):
+    code: str = Field(
+        ...,
+        min_length=1,
+        max_length=512,
+        description="QR text or manual code; case, spaces and dashes are ignored.",
+    )
+    client_id: uuid.UUID = Field(..., description="Made by the scanner, once per scan.")
+    category: str | None = Field(None, max_length=50, description="Product category slug.")
+    scanned_at: datetime.datetime | None = Field(None, description="When the scan happened.")
+
+
+class CouponOut(Schema):
+    serial: str
+    value: str
+    currency: str
+    program: str
+    valid_from: datetime.date
+    valid_until: datetime.date
+
+
+class VerdictOut(Schema):
+    status: str = Field(..., description="accepted, valid (check only) or rejected")
+    reason: str | None = Field(
+        None,
+        description=(
+            "already_redeemed, expired, not_yet_valid, void, not_accepted_here (409); "
+            "invalid_code, bad_signature (422)"
+        ),
+    )
+    detail: str = Field(..., description="One sentence in the request's language.")
+    redemption_id: int | None = None
+    coupon: CouponOut | None = None
+    market: str
+    vendor: str
+    redeemed_at: datetime.datetime | None = None
+    replayed: bool = False
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+def _body(verdict: Verdict, device: Device) -> dict[str, Any]:
+    coupon = verdict.coupon
+    body: dict[str, Any] = {
+        "status": verdict.status,
+        "reason": verdict.reason,
+        "detail": verdict.detail,
+        "market": device.market.slug,
+        "vendor": device.vendor.slug,
+        "replayed": verdict.replayed,
+        "redemption_id": verdict.redemption.pk if verdict.redemption else None,
+        "redeemed_at": verdict.redemption.recorded_at if verdict.redemption else None,
+        "coupon": None,
+    }
+    # Only a coupon that is ours (and in a state we can speak of) is described.
+    if coupon is not None:
+        body["coupon"] = {
+            "serial": coupon.serial,
+            "value": f"{coupon.value:.2f}",
+            "currency": coupon.program.currency,
+            "program": coupon.program.slug,
+            "valid_from": coupon.valid_from,
+            "valid_until": coupon.valid_until,
+        }
+    return body
+
+
+@router.post(
+    "/redemptions",
+    response={201: VerdictOut, 409: VerdictOut, 422: VerdictOut, 401: ErrorOut},
+    summary="Redeem a coupon",
+)
+def create_redemption(request: HttpRequest, payload: RedemptionIn) -> Status:
+    device: Device = request.auth  # type: ignore[attr-defined]
+    category = None
+    if payload.category:
+        category = ProductCategory.objects.filter(slug=payload.category.strip().lower()).first()
+        if category is None:
+            unknown = Verdict(
+                "rejected", "not_accepted_here", context={"category": payload.category}
+            )
+            return Status(409, _body(unknown, device))
+    verdict = redeem_coupon(
+        code=payload.code,
+        vendor=device.vendor,
+        market=device.market,
+        client_id=payload.client_id,
+        category=category,
+        scanned_at=payload.scanned_at,
+        device=device,
+    )
+    return Status(verdict.http_status, _body(verdict, device))
+
+
+@router.get(
+    "/coupons/{code}",
+    response={200: VerdictOut, 409: VerdictOut, 422: VerdictOut, 401: ErrorOut},
+    summary="Check a coupon without redeeming it",
+)
+def get_coupon_verdict(request: HttpRequest, code: str) -> Status:
+    device: Device = request.auth  # type: ignore[attr-defined]
+    if len(code) > 512:
+        return Status(422, _body(Verdict("rejected", "invalid_code"), device))
+    verdict = check_coupon(code=code, market=device.market)
+    return Status(verdict.http_status, _body(verdict, device))
+
+
+health_router = Router(tags=["health"])
+
+
+class HealthOut(Schema):
+    status: str
+    database: bool
+
+
+@health_router.get("/health", auth=None, response={200: HealthOut, 503: HealthOut})
+def health(request: HttpRequest) -> Status:
+    """Liveness and database reachability, for the reverse proxy and the benchmarks."""
+    from django.db import DatabaseError, connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return Status(503, {"status": "unavailable", "database": False})
+    return Status(200, {"status": "ok", "database": True})

@@ -1,0 +1,32 @@
+from django.urls import path
+
+from marches import views
+
+app_name = "marches"
+
+urlpatterns = [
+    path(
+        "programmes/<slug:slug>/marches/",
+        views.program_markets,
+        name="program_markets",
+    ),
+    path(
+        "programmes/<slug:slug>/marches/<slug:market_slug>/retirer/",
+        views.program_market_remove,
+        name="program_market_remove",
+    ),
+    path("marches/<slug:slug>/", views.market_detail, name="market_detail"),
+    path("marches/<slug:slug>/marchands/nouveau/", views.vendor_create, name="vendor_create"),
+    path("marchands/<slug:slug>/", views.vendor_detail, name="vendor_detail"),
+    path("marchands/<slug:slug>/appareils/", views.device_list, name="device_list"),
+    path(
+        "marchands/<slug:slug>/appareils/<int:pk>/revoquer/",
+        views.device_revoke,
+        name="device_revoke",
+    ),
+    path(
+        "marchands/<slug:slug>/marches/<slug:market_slug>/scanner/",
+        views.scanner,
+        name="scanner",
+    ),
+]

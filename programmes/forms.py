@@ -1,0 +1,198 @@
+"""Forms of the programs app: they parse and check the input's shape; services apply the rules."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from programmes.models import ProductCategory, Program, Territory
+from programmes.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+
+ALLOTMENT_ROWS = 6
+_NUMBER_RE = re.compile(r"^\d{1,10}(\.\d{1,2})?$")
+_AMBIGUOUS_COMMA_RE = re.compile(r"\d,\d")
+
+
+def parse_denominations(text: str) -> list[Decimal]:
+    """ "5, 2" or "5; 2; 0.50" → [Decimal("5"), Decimal("2"), …]; raises ValidationError.
+
+    Values are separated by commas, semicolons or spaces; cents are written with a point. A comma
+    between two digits ("2,50") could be either, so it is refused with an explanation.
+    """
+    cleaned = (text or "").replace("$", " ").replace("\u00a0", " ")
+    if _AMBIGUOUS_COMMA_RE.search(cleaned):
+        raise forms.ValidationError(
+            _(
+                "Écriture ambiguë : séparez les valeurs par une virgule suivie d'une espace "
+                "(ex. 5, 2) et écrivez les cents avec un point (ex. 2.50)."
+            ),
+            code="ambiguous",
+        )
+    tokens = [token for token in re.split(r"[,;\s]+", cleaned) if token]
+    if not tokens:
+        raise forms.ValidationError(_("Indiquez au moins une valeur de coupon."), code="required")
+    values: list[Decimal] = []
+    for token in tokens:
+        if not _NUMBER_RE.match(token):
+            raise forms.ValidationError(
+                _("« {value} » n'est pas une valeur de coupon valide (ex. 5 ou 2.50).").format(
+                    value=token[:20]
+                ),
+                code="invalid",
+            )
+        values.append(Decimal(token))
+    return values
+
+
+def format_denominations(values: list[Decimal]) -> str:
+    """The inverse of `parse_denominations`, for the edit form: "5, 2, 0.50"."""
+    return ", ".join(
+        str(int(value)) if value == value.to_integral() else str(value) for value in values
+    )
+
+
+class MoneyField(forms.DecimalField):
+    """A dollar amount typed the French or the English way ("1 250,50 $" or "1250.50")."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", MONEY_MAX_DIGITS)
+        kwargs.setdefault("decimal_places", MONEY_DECIMAL_PLACES)
+        kwargs.setdefault(
+            "widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
+        if isinstance(value, str):
+            value = re.sub(r"[\s\u00a0\u202f$]", "", value).replace(",", ".")
+        try:
+            return super().to_python(value)
+        except InvalidOperation as error:  # pragma: no cover - DecimalField already reports it
+            raise forms.ValidationError(_("Saisissez un montant.")) from error
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("format", "%Y-%m-%d")
+        super().__init__(**kwargs)
+
+
+class ProgramForm(forms.Form):
+    name = forms.CharField(label=_("Nom du programme"), max_length=160)
+    territory_name = forms.CharField(
+        label=_("Territoire"),
+        max_length=120,
+        help_text=_("Le nom de la MRC ou de la ville, ex. Portneuf."),
+    )
+    territory_kind = forms.ChoiceField(
+        label=_("Type de territoire"), choices=Territory.Kind.choices, initial=Territory.Kind.MRC
+    )
+    season_start = forms.DateField(label=_("Début de la saison"), widget=DateInput())
+    season_end = forms.DateField(label=_("Fin de la saison"), widget=DateInput())
+    budget = MoneyField(
+        label=_("Fonds disponibles ($ CA)"),
+        help_text=_("La valeur des coupons émis ne pourra jamais dépasser ce montant."),
+    )
+    serial_prefix = forms.CharField(
+        label=_("Préfixe des numéros de série"),
+        max_length=6,
+        help_text=_("De 1 à 6 lettres ou chiffres imprimés devant chaque numéro, ex. PORT."),
+    )
+    distribution_count = forms.IntegerField(
+        label=_("Nombre de distributions"),
+        min_value=1,
+        max_value=52,
+        initial=1,
+        help_text=_("Par exemple 12 pour une distribution par semaine pendant 12 semaines."),
+    )
+    distribution_interval_days = forms.IntegerField(
+        label=_("Jours entre deux distributions"), min_value=1, max_value=365, initial=7
+    )
+    denominations = forms.CharField(
+        label=_("Valeurs des coupons"),
+        max_length=200,
+        help_text=_(
+            "Séparées par des virgules, ex. 5, 2 (les cents avec un point : 2.50). Les coupons "
+            "ne rendent pas la monnaie."
+        ),
+    )
+    categories = forms.ModelMultipleChoiceField(
+        label=_("Catégories de produits admissibles"),
+        queryset=ProductCategory.objects.order_by("name_fr"),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    def clean_serial_prefix(self) -> str:
+        return str(self.cleaned_data["serial_prefix"]).strip().upper()
+
+    def clean_denominations(self) -> list[Decimal]:
+        return parse_denominations(self.cleaned_data["denominations"])
+
+    @classmethod
+    def initial_for(cls, program: Program) -> dict[str, Any]:
+        return {
+            "name": program.name,
+            "territory_name": program.territory.name,
+            "territory_kind": program.territory.kind,
+            "season_start": program.season_start,
+            "season_end": program.season_end,
+            "budget": program.budget,
+            "serial_prefix": program.serial_prefix,
+            "distribution_count": program.distribution_count,
+            "distribution_interval_days": program.distribution_interval_days,
+            "denominations": format_denominations([d.value for d in program.denominations.all()]),
+            "categories": list(program.categories.all()),
+        }
+
+
+class AllotmentRuleForm(forms.Form):
+    """One row of the allotment table; an empty row is ignored."""
+
+    household_size = forms.IntegerField(
+        label=_("Taille du ménage (à partir de)"), min_value=1, max_value=40, required=False
+    )
+    amount = MoneyField(label=_("Montant par distribution ($)"), required=False)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        size, amount = cleaned.get("household_size"), cleaned.get("amount")
+        if (size is None) != (amount is None) and not self.errors:
+            raise forms.ValidationError(
+                _("Indiquez à la fois la taille du ménage et le montant, ou laissez la ligne vide.")
+            )
+        return cleaned
+
+
+class BaseAllotmentFormSet(forms.BaseFormSet):
+    def rules(self) -> list[tuple[int, Decimal]]:
+        """The filled rows as (household size, amount), once the formset is valid."""
+        return [
+            (form.cleaned_data["household_size"], form.cleaned_data["amount"])
+            for form in self.forms
+            if form.cleaned_data.get("household_size") is not None
+            and form.cleaned_data.get("amount") is not None
+        ]
+
+
+AllotmentFormSet = forms.formset_factory(
+    AllotmentRuleForm,
+    formset=BaseAllotmentFormSet,
+    extra=ALLOTMENT_ROWS,
+    max_num=ALLOTMENT_ROWS,
+    absolute_max=ALLOTMENT_ROWS,
+    validate_max=True,
+)
+
+
+def allotment_initial(program: Program) -> list[dict[str, Any]]:
+    return [
+        {"household_size": rule.household_size, "amount": rule.amount}
+        for rule in program.allotment_rules.all()[:ALLOTMENT_ROWS]
+    ]

@@ -1,0 +1,177 @@
+"""Territories, programs and their rules."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from programmes.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+
+
+class Territory(models.Model):
+    class Kind(models.TextChoices):
+        MRC = "mrc", _("MRC")
+        CITY = "city", _("Ville")
+
+    name = models.CharField(_("nom"), max_length=120)
+    kind = models.CharField(_("type"), max_length=8, choices=Kind.choices, default=Kind.MRC)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("territoire")
+        verbose_name_plural = _("territoires")
+        constraints = [
+            models.UniqueConstraint(fields=["name", "kind"], name="territory_unique_name_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.name}"
+
+
+class ProductCategory(models.Model):
+    """A kind of product a coupon may buy (fruits and vegetables, eggs, meat…)."""
+
+    slug = models.SlugField(_("identifiant"), unique=True)
+    name_fr = models.CharField(_("nom (français)"), max_length=80)
+    name_en = models.CharField(_("nom (anglais)"), max_length=80)
+
+    class Meta:
+        ordering = ["name_fr"]
+        verbose_name = _("catégorie de produits")
+        verbose_name_plural = _("catégories de produits")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        language = get_language() or "fr"
+        return self.name_en if language.startswith("en") else self.name_fr
+
+
+class Program(models.Model):
+    """A food-coupon program run by an MRC or a city for one season."""
+
+    territory = models.ForeignKey(
+        Territory, on_delete=models.PROTECT, related_name="programs", verbose_name=_("territoire")
+    )
+    name = models.CharField(_("nom"), max_length=160)
+    slug = models.SlugField(_("identifiant"), unique=True, max_length=60)
+    serial_prefix = models.CharField(
+        _("préfixe des numéros de série"),
+        max_length=6,
+        help_text=_("Quelques lettres imprimées devant le numéro de chaque coupon, ex. PORT."),
+    )
+    season_start = models.DateField(_("début de la saison"))
+    season_end = models.DateField(_("fin de la saison"))
+    budget = models.DecimalField(
+        _("fonds disponibles"),
+        max_digits=MONEY_MAX_DIGITS,
+        decimal_places=MONEY_DECIMAL_PLACES,
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0.00"))],
+        help_text=_("La valeur des coupons émis ne peut jamais dépasser ce montant."),
+    )
+    currency = models.CharField(_("devise"), max_length=3, default="CAD")
+    distribution_count = models.PositiveSmallIntegerField(
+        _("nombre de distributions"), default=1, validators=[MinValueValidator(1)]
+    )
+    distribution_interval_days = models.PositiveSmallIntegerField(
+        _("jours entre deux distributions"),
+        default=7,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Les coupons de la distribution n deviennent valides n−1 intervalles après "
+            "le début de la saison."
+        ),
+    )
+    categories = models.ManyToManyField(
+        ProductCategory,
+        related_name="programs",
+        verbose_name=_("catégories de produits admissibles"),
+    )
+    coordinators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="coordinated_programs",
+        blank=True,
+        verbose_name=_("coordination"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("programme")
+        verbose_name_plural = _("programmes")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(season_end__gte=models.F("season_start")),
+                name="program_season_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(budget__gte=0), name="program_budget_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(distribution_count__gte=1),
+                name="program_at_least_one_distribution",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Denomination(models.Model):
+    """A coupon value the program prints (coupons give no change, so small values matter)."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="denominations")
+    value = models.DecimalField(
+        _("valeur"), max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES
+    )
+
+    class Meta:
+        ordering = ["-value"]
+        verbose_name = _("valeur de coupon")
+        verbose_name_plural = _("valeurs de coupon")
+        constraints = [
+            models.UniqueConstraint(fields=["program", "value"], name="denomination_unique_value"),
+            models.CheckConstraint(condition=models.Q(value__gt=0), name="denomination_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class AllotmentRule(models.Model):
+    """Amount per distribution for households of at least `household_size` people."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="allotment_rules")
+    household_size = models.PositiveSmallIntegerField(
+        _("taille du ménage (à partir de)"), validators=[MinValueValidator(1)]
+    )
+    amount = models.DecimalField(
+        _("montant par distribution"),
+        max_digits=MONEY_MAX_DIGITS,
+        decimal_places=MONEY_DECIMAL_PLACES,
+    )
+
+    class Meta:
+        ordering = ["household_size"]
+        verbose_name = _("règle d'allocation")
+        verbose_name_plural = _("règles d'allocation")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "household_size"], name="allotment_rule_unique_size"
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="allotment_positive"),
+            models.CheckConstraint(
+                condition=models.Q(household_size__gte=1), name="allotment_size_at_least_one"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household_size}+ : {self.amount}"

@@ -1,0 +1,416 @@
+"""Writes of the programs app: creating and configuring programs."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import formats
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from comptes.models import User
+from programmes.allotment import AllotmentError, split_into_denominations
+from programmes.models import AllotmentRule, Denomination, ProductCategory, Program, Territory
+from programmes.money import ZERO, format_money, quantize
+
+SERIAL_PREFIX_RE = re.compile(r"^[A-Z0-9]{1,6}$")
+SUPPORTED_CURRENCIES = frozenset({"CAD"})
+MAX_NAME_LENGTH = 160
+MAX_BUDGET = Decimal("99999999999.99")
+# Bounds that keep the allotment arithmetic (an exact coin-change) fast and the rules sane.
+MAX_COUPON_VALUE = Decimal("1000.00")
+MAX_ALLOTMENT_AMOUNT = Decimal("1000.00")
+MAX_DENOMINATIONS = 8
+MAX_ALLOTMENT_RULES = 10
+MAX_HOUSEHOLD_SIZE = 40
+MAX_DISTRIBUTIONS = 52
+MAX_INTERVAL_DAYS = 365
+# Slugs that would collide with the program pages' own paths (/programmes/nouveau/).
+RESERVED_SLUGS = frozenset({"nouveau"})
+
+
+class ProgramError(Exception):
+    """A program change that cannot be made: `code` is machine-readable, the message translated.
+
+    `field` names the input at fault (the form field of the same name), when there is one.
+    """
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+# Money already held by a program's coupons. Coupons live in a higher layer: the coupons app
+# registers the function at start-up, so that a budget is never lowered below what was issued.
+_committed_value_providers: list[Callable[[Program], Decimal]] = []
+
+
+def register_committed_value_provider(provider: Callable[[Program], Decimal]) -> None:
+    if provider not in _committed_value_providers:
+        _committed_value_providers.append(provider)
+
+
+def _committed_value(program: Program) -> Decimal:
+    return quantize(sum((provider(program) for provider in _committed_value_providers), ZERO))
+
+
+@dataclass(frozen=True)
+class _Settings:
+    name: str
+    territory: Territory
+    season_start: datetime.date
+    season_end: datetime.date
+    budget: Decimal
+    currency: str
+    serial_prefix: str
+    distribution_count: int
+    distribution_interval_days: int
+    categories: list[ProductCategory]
+    denominations: list[Decimal]
+    allotment_rules: list[tuple[int, Decimal]]
+
+
+def create_program(
+    *,
+    name: str,
+    territory_name: str,
+    territory_kind: str,
+    season_start: datetime.date,
+    season_end: datetime.date,
+    budget: Decimal,
+    serial_prefix: str,
+    distribution_count: int,
+    distribution_interval_days: int,
+    categories: Iterable[ProductCategory],
+    denominations: Sequence[Decimal],
+    allotment_rules: Sequence[tuple[int, Decimal]],
+    created_by: User,
+    currency: str = "CAD",
+) -> Program:
+    """A new program; `created_by` becomes its coordinator."""
+    with transaction.atomic():
+        settings = _validate(
+            name=name,
+            territory_name=territory_name,
+            territory_kind=territory_kind,
+            season_start=season_start,
+            season_end=season_end,
+            budget=budget,
+            currency=currency,
+            serial_prefix=serial_prefix,
+            distribution_count=distribution_count,
+            distribution_interval_days=distribution_interval_days,
+            categories=categories,
+            denominations=denominations,
+            allotment_rules=allotment_rules,
+        )
+        program = Program(slug=_unique_slug(settings.name))
+        _apply(program, settings)
+        program.coordinators.add(created_by)
+    return program
+
+
+def update_program(
+    *,
+    program: Program,
+    name: str,
+    territory_name: str,
+    territory_kind: str,
+    season_start: datetime.date,
+    season_end: datetime.date,
+    budget: Decimal,
+    serial_prefix: str,
+    distribution_count: int,
+    distribution_interval_days: int,
+    categories: Iterable[ProductCategory],
+    denominations: Sequence[Decimal],
+    allotment_rules: Sequence[tuple[int, Decimal]],
+    currency: str = "CAD",
+) -> Program:
+    """Change a program's settings. Coupons already issued keep their value and validity."""
+    with transaction.atomic():
+        # Issuance locks this row too: the budget floor below cannot be raced.
+        locked = Program.objects.select_for_update().get(pk=program.pk)
+        settings = _validate(
+            name=name,
+            territory_name=territory_name,
+            territory_kind=territory_kind,
+            season_start=season_start,
+            season_end=season_end,
+            budget=budget,
+            currency=currency,
+            serial_prefix=serial_prefix,
+            distribution_count=distribution_count,
+            distribution_interval_days=distribution_interval_days,
+            categories=categories,
+            denominations=denominations,
+            allotment_rules=allotment_rules,
+        )
+        committed = _committed_value(locked)
+        if settings.budget < committed:
+            raise ProgramError(
+                "budget_below_committed",
+                _(
+                    "Les fonds disponibles ne peuvent pas être inférieurs à la valeur des coupons "
+                    "déjà émis ({committed})."
+                ).format(committed=format_money(committed)),
+                "budget",
+            )
+        _apply(locked, settings)
+    program.refresh_from_db()
+    return program
+
+
+def _apply(program: Program, settings: _Settings) -> None:
+    program.name = settings.name
+    program.territory = settings.territory
+    program.season_start = settings.season_start
+    program.season_end = settings.season_end
+    program.budget = settings.budget
+    program.currency = settings.currency
+    program.serial_prefix = settings.serial_prefix
+    program.distribution_count = settings.distribution_count
+    program.distribution_interval_days = settings.distribution_interval_days
+    program.save()
+    program.categories.set(settings.categories)
+    program.denominations.all().delete()
+    Denomination.objects.bulk_create(
+        Denomination(program=program, value=value) for value in settings.denominations
+    )
+    program.allotment_rules.all().delete()
+    AllotmentRule.objects.bulk_create(
+        AllotmentRule(program=program, household_size=size, amount=amount)
+        for size, amount in settings.allotment_rules
+    )
+
+
+def _validate(
+    *,
+    name: str,
+    territory_name: str,
+    territory_kind: str,
+    season_start: datetime.date,
+    season_end: datetime.date,
+    budget: Decimal,
+    currency: str,
+    serial_prefix: str,
+    distribution_count: int,
+    distribution_interval_days: int,
+    categories: Iterable[ProductCategory],
+    denominations: Sequence[Decimal],
+    allotment_rules: Sequence[tuple[int, Decimal]],
+) -> _Settings:
+    """Check every rule, then return the normalised settings. Writes only the territory."""
+    name = (name or "").strip()
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise ProgramError(
+            "invalid_name", _("Indiquez le nom du programme (160 caractères au plus)."), "name"
+        )
+    territory_name = (territory_name or "").strip()
+    if not territory_name or len(territory_name) > 120:
+        raise ProgramError(
+            "invalid_territory",
+            _("Indiquez le nom du territoire (120 caractères au plus)."),
+            "territory_name",
+        )
+    if territory_kind not in Territory.Kind.values:
+        raise ProgramError(
+            "invalid_territory_kind", _("Choisissez un type de territoire."), "territory_kind"
+        )
+    if season_end < season_start:
+        raise ProgramError(
+            "season_ends_before_start",
+            _("La fin de la saison doit être le même jour que son début ou après."),
+            "season_end",
+        )
+    if budget is None or not budget.is_finite() or budget < 0:
+        raise ProgramError(
+            "negative_budget", _("Les fonds disponibles ne peuvent pas être négatifs."), "budget"
+        )
+    if budget != quantize(budget) or budget > MAX_BUDGET:
+        raise ProgramError(
+            "invalid_budget",
+            _("Indiquez les fonds disponibles en dollars et en cents (ex. 12500.00)."),
+            "budget",
+        )
+    currency = (currency or "").strip().upper()
+    if currency not in SUPPORTED_CURRENCIES:
+        raise ProgramError(
+            "unsupported_currency", _("Seul le dollar canadien (CAD) est accepté."), "currency"
+        )
+    serial_prefix = (serial_prefix or "").strip().upper()
+    if not SERIAL_PREFIX_RE.match(serial_prefix):
+        raise ProgramError(
+            "invalid_serial_prefix",
+            _("Le préfixe compte de 1 à 6 lettres non accentuées ou chiffres (ex. PORT)."),
+            "serial_prefix",
+        )
+    if not 1 <= distribution_count <= MAX_DISTRIBUTIONS:
+        raise ProgramError(
+            "invalid_distribution_count",
+            _("Le nombre de distributions va de 1 à {max}.").format(max=MAX_DISTRIBUTIONS),
+            "distribution_count",
+        )
+    if not 1 <= distribution_interval_days <= MAX_INTERVAL_DAYS:
+        raise ProgramError(
+            "invalid_distribution_interval",
+            _("L'intervalle entre deux distributions va de 1 à {max} jours.").format(
+                max=MAX_INTERVAL_DAYS
+            ),
+            "distribution_interval_days",
+        )
+    last_distribution = season_start + datetime.timedelta(
+        days=(distribution_count - 1) * distribution_interval_days
+    )
+    if last_distribution > season_end:
+        raise ProgramError(
+            "distributions_exceed_season",
+            _(
+                "La dernière distribution commencerait le {date}, après la fin de la saison : "
+                "réduisez le nombre de distributions ou l'intervalle, ou allongez la saison."
+            ).format(date=formats.date_format(last_distribution, "DATE_FORMAT")),
+            "distribution_count",
+        )
+    category_list = list(categories)
+    if not category_list:
+        raise ProgramError(
+            "no_categories",
+            _("Choisissez au moins une catégorie de produits admissibles."),
+            "categories",
+        )
+    values = _validate_denominations(denominations)
+    rules = _validate_rules(allotment_rules, values)
+    territory, _created = Territory.objects.get_or_create(name=territory_name, kind=territory_kind)
+    return _Settings(
+        name=name,
+        territory=territory,
+        season_start=season_start,
+        season_end=season_end,
+        budget=quantize(budget),
+        currency=currency,
+        serial_prefix=serial_prefix,
+        distribution_count=distribution_count,
+        distribution_interval_days=distribution_interval_days,
+        categories=category_list,
+        denominations=values,
+        allotment_rules=rules,
+    )
+
+
+def _validate_denominations(denominations: Sequence[Decimal]) -> list[Decimal]:
+    if not denominations:
+        raise ProgramError(
+            "no_denominations", _("Indiquez au moins une valeur de coupon."), "denominations"
+        )
+    values: set[Decimal] = set()
+    for value in denominations:
+        if not value.is_finite() or value <= 0 or value > MAX_COUPON_VALUE:
+            raise ProgramError(
+                "invalid_denomination",
+                _("Chaque valeur de coupon doit être plus grande que 0 et d'au plus {max}.").format(
+                    max=format_money(MAX_COUPON_VALUE)
+                ),
+                "denominations",
+            )
+        if value != quantize(value):
+            raise ProgramError(
+                "invalid_denomination",
+                _("Une valeur de coupon a au plus deux décimales (ex. 2.50)."),
+                "denominations",
+            )
+        values.add(quantize(value))
+    if len(values) > MAX_DENOMINATIONS:
+        raise ProgramError(
+            "too_many_denominations",
+            _("Un programme a au plus {max} valeurs de coupons.").format(max=MAX_DENOMINATIONS),
+            "denominations",
+        )
+    return sorted(values, reverse=True)
+
+
+def _validate_rules(
+    allotment_rules: Sequence[tuple[int, Decimal]], denominations: list[Decimal]
+) -> list[tuple[int, Decimal]]:
+    if not allotment_rules:
+        raise ProgramError(
+            "no_allotment_rules",
+            _("Indiquez au moins une règle d'allocation, à partir d'une personne."),
+            "allotment",
+        )
+    if len(allotment_rules) > MAX_ALLOTMENT_RULES:
+        raise ProgramError(
+            "too_many_allotment_rules",
+            _("Un programme a au plus {max} règles d'allocation.").format(max=MAX_ALLOTMENT_RULES),
+            "allotment",
+        )
+    rules = sorted(allotment_rules, key=lambda rule: rule[0])
+    sizes = [size for size, _amount in rules]
+    if len(set(sizes)) != len(sizes):
+        raise ProgramError(
+            "duplicate_household_size",
+            _("Chaque taille de ménage n'a qu'une règle d'allocation."),
+            "allotment",
+        )
+    if sizes[0] != 1:
+        raise ProgramError(
+            "first_rule_not_one",
+            _("La première règle d'allocation doit commencer à un ménage d'une personne."),
+            "allotment",
+        )
+    if sizes[-1] > MAX_HOUSEHOLD_SIZE:
+        raise ProgramError(
+            "invalid_household_size",
+            _("Une taille de ménage va de 1 à {max} personnes.").format(max=MAX_HOUSEHOLD_SIZE),
+            "allotment",
+        )
+    normalised: list[tuple[int, Decimal]] = []
+    for size, amount in rules:
+        if not amount.is_finite() or amount <= 0 or amount > MAX_ALLOTMENT_AMOUNT:
+            raise ProgramError(
+                "invalid_allotment_amount",
+                _(
+                    "Le montant par distribution doit être plus grand que 0 et d'au plus {max}."
+                ).format(max=format_money(MAX_ALLOTMENT_AMOUNT)),
+                "allotment",
+            )
+        if amount != quantize(amount):
+            raise ProgramError(
+                "invalid_allotment_amount",
+                _("Un montant a au plus deux décimales (ex. 27.50)."),
+                "allotment",
+            )
+        try:
+            split_into_denominations(amount, denominations)
+        except AllotmentError as error:
+            raise ProgramError(
+                "allotment_not_composable",
+                _(
+                    "Le montant {amount} (ménages de {size} personne(s) et plus) ne peut pas être "
+                    "composé avec les valeurs de coupons {values}."
+                ).format(
+                    amount=format_money(amount),
+                    size=size,
+                    values=", ".join(format_money(value) for value in denominations),
+                ),
+                "allotment",
+            ) from error
+        normalised.append((size, quantize(amount)))
+    return normalised
+
+
+def _unique_slug(name: str) -> str:
+    """A slug for `name` not used yet ("programme-x", then "programme-x-2"…)."""
+    max_length = Program._meta.get_field("slug").max_length or 50
+    base = slugify(name)[: max_length - 4].strip("-") or "programme"
+    slug, number = base, 1
+    while slug in RESERVED_SLUGS or Program.objects.filter(slug=slug).exists():
+        number += 1
+        slug = f"{base}-{number}"
+    return slug

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from rapports import views
+
+app_name = "rapports"
+
+urlpatterns = [
+    path("programmes/<slug:slug>/", views.program_dashboard, name="program_dashboard"),
+    path("reseau/", views.network, name="network"),
+]
