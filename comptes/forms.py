@@ -34,10 +34,14 @@ class InvitationForm(forms.Form):
     def __init__(self, *args: Any, roles: list[InvitableRole], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.roles = {item.role: item for item in roles}
-        self.fields["role"].choices = [("", "---------")] + [
+        role_field = self.fields["role"]
+        scope_field = self.fields["scope"]
+        assert isinstance(role_field, forms.ChoiceField)
+        assert isinstance(scope_field, forms.ChoiceField)
+        role_field.choices = [("", "---------")] + [
             (item.role, item.label) for item in roles
         ]
-        self.fields["scope"].choices = [("", "---------")] + [
+        scope_field.choices = [("", "---------")] + [
             (item.label, [(f"{item.role}:{scope.pk}", str(scope)) for scope in item.scopes])
             for item in roles
         ]

@@ -4,6 +4,7 @@ Every value that differs between a laptop and a production host comes from an en
 variable; a bad value fails loudly at start-up rather than at the first request.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -98,7 +99,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     # A file, not shared-cache memory, so that tests with threads get real locking.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # One file per test run, so that two runs on the same checkout never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

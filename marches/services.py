@@ -90,7 +90,7 @@ class Verdict:
             )
         messages = {
             "already_redeemed": lambda: _(
-                "Déjà échangé le {date} à {time}, au marché {market} ({vendor})."
+                "Déjà échangé le {date} à {time} — {market}, {vendor}."
             ).format(
                 date=_date(c.get("redeemed_at")),
                 time=_time(c.get("redeemed_at")),
@@ -126,7 +126,7 @@ def _not_accepted_detail(c: dict[str, Any]) -> str:
         )
     if c.get("category"):
         return _("Catégorie de produits inconnue : « {category} ».").format(category=c["category"])
-    return _("Les coupons du programme {program} ne sont pas acceptés au marché {market}.").format(
+    return _("Les coupons du programme {program} ne sont pas acceptés ici ({market}).").format(
         program=c.get("program", ""), market=c.get("market", "")
     )
 
@@ -370,7 +370,7 @@ def create_device(
     if not vendor.markets.filter(pk=market.pk).exists():
         raise DeviceError(
             "vendor_not_at_market",
-            _("{vendor} ne vend pas au marché {market}.").format(vendor=vendor, market=market),
+            _("{vendor} ne vend pas à ce marché ({market}).").format(vendor=vendor, market=market),
         )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     device = Device.objects.create(
@@ -473,7 +473,7 @@ def remove_market_from_program(*, market: Market, program: Program) -> Market:
     if not market.programs.filter(pk=program.pk).exists():
         raise MarketError(
             "not_in_program",
-            _("Le marché {market} n'accepte pas les coupons du programme {program}.").format(
+            _("{market} n'accepte pas les coupons du programme {program}.").format(
                 market=market, program=program
             ),
         )
@@ -491,7 +491,7 @@ def create_vendor(
     if market.vendors.filter(name__iexact=name).exists():
         raise MarketError(
             "duplicate_vendor",
-            _("{vendor} vend déjà au marché {market}.").format(vendor=name, market=market),
+            _("{vendor} vend déjà à ce marché ({market}).").format(vendor=name, market=market),
         )
     with transaction.atomic():
         vendor = Vendor.objects.create(name=name, slug=_unique_slug(Vendor, name))

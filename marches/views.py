@@ -80,7 +80,7 @@ def program_markets(request: HttpRequest, slug: str) -> HttpResponse:
                 else:
                     messages.success(
                         request,
-                        _("Le marché {market} accepte maintenant les coupons du programme.").format(
+                        _("{market} accepte maintenant les coupons du programme.").format(
                             market=market.name
                         ),
                     )
@@ -93,7 +93,7 @@ def program_markets(request: HttpRequest, slug: str) -> HttpResponse:
                 )
                 messages.success(
                     request,
-                    _("Le marché {market} accepte maintenant les coupons du programme.").format(
+                    _("{market} accepte maintenant les coupons du programme.").format(
                         market=market.name
                     ),
                 )
@@ -128,7 +128,7 @@ def program_market_remove(request: HttpRequest, slug: str, market_slug: str) -> 
         else:
             messages.success(
                 request,
-                _("Le marché {market} n'accepte plus les coupons du programme {program}.").format(
+                _("{market} n'accepte plus les coupons du programme {program}.").format(
                     market=market.name, program=program.name
                 ),
             )
@@ -206,7 +206,7 @@ def vendor_create(request: HttpRequest, slug: str) -> HttpResponse:
             else:
                 messages.success(
                     request,
-                    _("{vendor} vend maintenant au marché {market}.").format(
+                    _("{vendor} vend maintenant à ce marché ({market}).").format(
                         vendor=vendor.name, market=market.name
                     ),
                 )

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import factory
+from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from beneficiaires.models import Consent, Household, Organization, Partnership
@@ -25,11 +26,12 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
         django_get_or_create = ("email",)
+        skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"personne{n}@example.org")
     first_name = "Alex"
     last_name = factory.Sequence(lambda n: f"Tremblay{n}")
-    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+    password = factory.LazyFunction(lambda: make_password(PASSWORD))
 
 
 class TerritoryFactory(factory.django.DjangoModelFactory):
@@ -94,6 +96,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
 class HouseholdFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Household
+        skip_postgeneration_save = True
 
     program = factory.SubFactory(ProgramFactory)
     organization = factory.LazyAttribute(lambda o: OrganizationFactory(program=o.program))

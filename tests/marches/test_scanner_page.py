@@ -111,7 +111,7 @@ def test_a_second_scan_says_already_redeemed_with_the_market(
     assert 'data-status="rejected"' in html
     assert 'data-reason="already_redeemed"' in html
     assert "Déjà échangé" in html
-    assert "au marché Marché a (Ferme a)" in html
+    assert "— Marché a, Ferme a." in html
     assert Redemption.objects.count() == 1
 
 

@@ -1,0 +1,237 @@
+"""Invariant 5: every page, every role, inside and outside its scope.
+
+The matrix is built from Django's URL resolver: a URL pattern that has no entry here (and is not
+listed as public) fails the test, so a new page cannot ship without saying who may open it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from comptes.services import create_invitation
+from coupons.services import issue_household_allotment
+from tests.conftest import Scope, World
+
+pytestmark = pytest.mark.django_db
+
+ADMIN = "admin"
+COORDINATOR = "coordinator"
+INTERVENANT = "intervenant"
+MANAGER = "market_manager"
+VENDOR = "vendor"
+ROLES = (COORDINATOR, INTERVENANT, MANAGER, VENDOR)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Who may GET the page for scope a's objects (POST-only pages: who may POST)."""
+
+    allowed: frozenset[str]
+    kwargs: Callable[[Scope], dict[str, Any]]
+    method: str = "get"
+
+
+def roles(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+def no_kwargs(scope: Scope) -> dict[str, Any]:
+    return {}
+
+
+EVERYONE = roles(ADMIN, *ROLES)
+
+MATRIX: dict[str, Entry] = {
+    "accueil": Entry(EVERYONE, no_kwargs),
+    "comptes_invitations": Entry(EVERYONE, no_kwargs),
+    "comptes_invitation_create": Entry(EVERYONE, no_kwargs),
+    "comptes_invitation_revoke": Entry(
+        roles(ADMIN, COORDINATOR), lambda s: {"pk": s.invitation.pk}
+    ),
+    "programmes:program_list": Entry(EVERYONE, no_kwargs),
+    "programmes:program_create": Entry(roles(ADMIN, COORDINATOR), no_kwargs),
+    "programmes:program_edit": Entry(roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}),
+    "beneficiaires:program_partners": Entry(
+        roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}
+    ),
+    "beneficiaires:organization_detail": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"slug": s.organization.slug}
+    ),
+    "beneficiaires:household_create": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"slug": s.organization.slug}
+    ),
+    "coupons:household_detail": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.pk}
+    ),
+    "coupons:household_issue": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.pk}, "post"
+    ),
+    "coupons:household_pdf": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.pk}
+    ),
+    "marches:program_markets": Entry(roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}),
+    "marches:program_market_remove": Entry(
+        roles(ADMIN, COORDINATOR),
+        lambda s: {"slug": s.program.slug, "market_slug": s.market.slug},
+    ),
+    "marches:market_detail": Entry(
+        roles(ADMIN, COORDINATOR, MANAGER), lambda s: {"slug": s.market.slug}
+    ),
+    "marches:vendor_create": Entry(
+        roles(ADMIN, COORDINATOR, MANAGER), lambda s: {"slug": s.market.slug}
+    ),
+    "marches:vendor_detail": Entry(
+        roles(ADMIN, COORDINATOR, MANAGER, VENDOR), lambda s: {"slug": s.vendor.slug}
+    ),
+    "marches:device_list": Entry(
+        roles(ADMIN, COORDINATOR, MANAGER, VENDOR), lambda s: {"slug": s.vendor.slug}
+    ),
+    "marches:device_revoke": Entry(
+        roles(ADMIN, MANAGER, VENDOR), lambda s: {"slug": s.vendor.slug, "pk": s.device.pk}
+    ),
+    "marches:scanner": Entry(
+        roles(ADMIN, VENDOR), lambda s: {"slug": s.vendor.slug, "market_slug": s.market.slug}
+    ),
+    "rapports:program_dashboard": Entry(
+        roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}
+    ),
+    "rapports:network": Entry(roles(ADMIN), no_kwargs),
+}
+
+# Reachable without an account, or guarded by their own secret (a token in the link, a device
+# token), each tested in its own module.
+PUBLIC = {
+    "comptes_invitation_accept",
+    "set_language",
+    "javascript-catalog",
+    "api:openapi-json",
+    "api:openapi-view",
+    "api:api-root",
+    "api:create_redemption",
+    "api:get_coupon_verdict",
+    "api:health",
+}
+
+
+def named_patterns(patterns: list[Any], namespace: str | None = None) -> Iterator[str]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.app_name == "admin":
+                continue  # Django's admin: staff only, its own permissions.
+            yield from named_patterns(pattern.url_patterns, pattern.namespace or namespace)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            module = getattr(pattern.callback, "__module__", "")
+            if module.startswith("allauth."):
+                continue  # sign-in, sign-out and password pages of allauth
+            yield f"{namespace}:{pattern.name}" if namespace else pattern.name
+
+
+def test_every_url_pattern_has_an_entry_in_the_matrix() -> None:
+    names = set(named_patterns(get_resolver().url_patterns))
+
+    missing = names - set(MATRIX) - PUBLIC
+    stale = (set(MATRIX) | PUBLIC) - names
+
+    assert not missing, f"add these URL names to MATRIX or PUBLIC: {sorted(missing)}"
+    assert not stale, f"these entries name no URL any more: {sorted(stale)}"
+
+
+def prepare(world: World) -> None:
+    for scope in (world.a, world.b):
+        scope.invitation, _ = create_invitation(
+            inviter=scope.coordinator,
+            email=f"nouvelle-{scope.program.slug}@example.org",
+            role="coordinator",
+            scope=scope.program,
+        )
+        issue_household_allotment(
+            household=scope.household, issued_by=scope.intervenant, idempotency_key=uuid.uuid4()
+        )
+
+
+def request(client: Client, name: str, entry: Entry, scope: Scope) -> Any:
+    url = reverse(name, kwargs=entry.kwargs(scope))
+    if entry.method == "post":
+        return client.post(url, {"idempotency_key": str(uuid.uuid4())})
+    return client.get(url)
+
+
+def users_of(world: World, scope: Scope) -> dict[str, Any]:
+    return {**scope.users(), ADMIN: world.admin}
+
+
+# Pages tied to one object of scope a; the others show lists, scoped (see the list tests).
+SCOPED = sorted(name for name, entry in MATRIX.items() if entry.kwargs is not no_kwargs)
+
+
+@pytest.mark.parametrize("name", SCOPED)
+def test_roles_outside_the_scope_get_404_or_403(client: Client, world: World, name: str) -> None:
+    prepare(world)
+    entry = MATRIX[name]
+    outsiders = {**{f"b-{k}": v for k, v in world.b.users().items()}, "nobody": world.nobody}
+
+    for label, user in outsiders.items():
+        client.force_login(user)
+        response = request(client, name, entry, world.a)
+        assert response.status_code in {403, 404}, (name, label, response.status_code)
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_roles_inside_the_scope_get_what_the_matrix_says(
+    client: Client, world: World, name: str
+) -> None:
+    prepare(world)
+    entry = MATRIX[name]
+
+    for role, user in users_of(world, world.a).items():
+        client.force_login(user)
+        response = request(client, name, entry, world.a)
+        if role in entry.allowed:
+            assert response.status_code in {200, 201, 302}, (name, role, response.status_code)
+        else:
+            assert response.status_code in {403, 404}, (name, role, response.status_code)
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_anonymous_visitors_are_sent_to_the_sign_in_page(
+    client: Client, world: World, name: str
+) -> None:
+    prepare(world)
+
+    response = request(client, name, MATRIX[name], world.a)
+
+    assert response.status_code == 302, (name, response.status_code)
+    assert response["Location"].startswith(reverse("account_login"))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "programmes:program_list",
+        "accueil",
+        "comptes_invitations",
+        "rapports:network",
+    ],
+)
+def test_lists_never_show_another_scope(client: Client, world: World, name: str) -> None:
+    prepare(world)
+    secrets_of_a = [
+        world.a.program.name,
+        world.a.organization.name,
+        world.a.market.name,
+        world.a.vendor.name,
+        world.a.household.name,
+    ]
+    for label, user in world.b.users().items():
+        client.force_login(user)
+        response = client.get(reverse(name))
+        page = response.content.decode()
+        for secret in secrets_of_a:
+            assert secret not in page, (name, label, secret)
