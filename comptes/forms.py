@@ -38,9 +38,7 @@ class InvitationForm(forms.Form):
         scope_field = self.fields["scope"]
         assert isinstance(role_field, forms.ChoiceField)
         assert isinstance(scope_field, forms.ChoiceField)
-        role_field.choices = [("", "---------")] + [
-            (item.role, item.label) for item in roles
-        ]
+        role_field.choices = [("", "---------")] + [(item.role, item.label) for item in roles]
         scope_field.choices = [("", "---------")] + [
             (item.label, [(f"{item.role}:{scope.pk}", str(scope)) for scope in item.scopes])
             for item in roles

@@ -24,9 +24,7 @@ class IssuanceBatch(models.Model):
     household = models.ForeignKey(
         Household, on_delete=models.PROTECT, null=True, blank=True, related_name="batches"
     )
-    organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="batches"
-    )
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="batches")
     issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     issued_at = models.DateTimeField(default=timezone.now)
     # The form that issued it carries this key, so a double click issues nothing twice.
