@@ -105,9 +105,12 @@ def test_the_committed_mo_matches_the_po(domain: str) -> None:
     assert committed == expected, f"{domain}.mo is out of date: run scripts/messages.sh"
 
 
-def test_the_login_page_follows_the_browser_language(client: Client) -> None:
-    french = client.get("/comptes/login/", headers={"Accept-Language": "fr-CA"})
-    english = client.get("/comptes/login/", headers={"Accept-Language": "en"})
+def test_pages_are_in_french_even_for_an_english_browser_until_english_is_chosen(
+    client: Client,
+) -> None:
+    french = client.get("/comptes/login/", headers={"Accept-Language": "en"})
+    client.cookies["django_language"] = "en"
+    english = client.get("/comptes/login/", headers={"Accept-Language": "fr-CA"})
 
     assert french.status_code == english.status_code == 200
     french_html = french.content.decode()
@@ -154,8 +157,9 @@ def test_the_api_detail_is_in_english_when_asked(client: Client, world: Any) -> 
 
 
 def test_the_javascript_catalog_serves_the_scanner_strings_in_english(client: Client) -> None:
-    english = client.get(reverse("javascript-catalog"), headers={"Accept-Language": "en"})
-    french = client.get(reverse("javascript-catalog"), headers={"Accept-Language": "fr-CA"})
+    french = client.get(reverse("javascript-catalog"), headers={"Accept-Language": "en"})
+    client.cookies["django_language"] = "en"
+    english = client.get(reverse("javascript-catalog"))
 
     assert english.status_code == french.status_code == 200
     assert "Turn on the camera" in english.content.decode()
