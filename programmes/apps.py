@@ -46,18 +46,20 @@ def grant_coordinator(user: User, program: Any) -> None:
 
 
 def program_workspaces(user: User) -> Iterator[Workspace]:
-    """One workspace per program the user coordinates (every program for a network admin)."""
-    from django.urls import NoReverseMatch, reverse
+    """The program list (where programs are created), then one workspace per program the user
+    coordinates (every program for a network admin)."""
+    from django.urls import reverse
 
     from comptes.models import Role
     from comptes.registry import Workspace
-    from programmes.selectors import programs_for
+    from programmes.selectors import can_create_program, programs_for
 
     if not user.is_authenticated:
         return
+    if can_create_program(user):
+        yield Workspace(
+            role=Role.COORDINATOR, label=_("Programmes"), url=reverse("programmes:program_list")
+        )
     for program in programs_for(user).select_related(None).only("name", "slug").order_by("name"):
-        try:
-            url = reverse("rapports:program_dashboard", kwargs={"slug": program.slug})
-        except NoReverseMatch:  # the reports app is not wired yet
-            url = reverse("programmes:program_edit", kwargs={"slug": program.slug})
+        url = reverse("rapports:program_dashboard", kwargs={"slug": program.slug})
         yield Workspace(role=Role.COORDINATOR, label=program.name, url=url)

@@ -574,11 +574,12 @@ def test_the_coordinator_role_is_registered(world: Any) -> None:
     assert list(world.b.program.coordinators.filter(pk=world.nobody.pk)) == [world.nobody]
 
 
-def test_a_coordinator_has_one_workspace_per_program(world: Any) -> None:
+def test_a_coordinator_has_the_program_list_and_one_workspace_per_program(world: Any) -> None:
     spaces = [w for w in workspaces_for(world.a.coordinator) if w.role == "coordinator"]
-    assert [(w.label, w.url) for w in spaces] == [
-        ("Programme a", reverse("rapports:program_dashboard", kwargs={"slug": "programme-a"}))
+    assert [(str(w.label), w.url) for w in spaces] == [
+        ("Programmes", reverse("programmes:program_list")),
+        ("Programme a", reverse("rapports:program_dashboard", kwargs={"slug": "programme-a"})),
     ]
-    admin_spaces = [w.label for w in workspaces_for(world.admin) if w.role == "coordinator"]
-    assert admin_spaces == ["Programme a", "Programme b"]
+    admin_spaces = [str(w.label) for w in workspaces_for(world.admin) if w.role == "coordinator"]
+    assert admin_spaces == ["Programmes", "Programme a", "Programme b"]
     assert not [w for w in workspaces_for(world.a.intervenant) if w.role == "coordinator"]
