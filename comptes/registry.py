@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.utils.functional import Promise
+
 if TYPE_CHECKING:
     from django.db.models import Model, QuerySet
 
@@ -31,7 +33,7 @@ class RoleDefinition:
 @dataclass(frozen=True)
 class Workspace:
     role: str
-    label: str
+    label: str | Promise
     url: str
 
 
