@@ -372,10 +372,15 @@ def scanner(request: HttpRequest, slug: str, market_slug: str) -> HttpResponse:
                 recorded_by=request.user,  # type: ignore[arg-type]
             )
             if fetch_mode:
+                # The verdict, and the day's totals that scanner.js puts in place.
                 return render(
                     request,
-                    "marches/_verdict.html",
-                    {"verdict": verdict},
+                    "marches/_scan_answer.html",
+                    {
+                        "verdict": verdict,
+                        "today": selectors.vendor_day(vendor, timezone.localdate(), market=market),
+                        "day_url": reverse("marches:vendor_detail", kwargs={"slug": vendor.slug}),
+                    },
                     status=verdict.http_status,
                 )
             # A new scan starts here: keep the category, and a refused code for correction.

@@ -197,6 +197,15 @@
     content.querySelectorAll("script").forEach(function (s) {
       s.remove();
     });
+    /* The answer also carries the day's updated totals: they replace the page's. */
+    var freshToday = content.querySelector("[data-today-summary]");
+    if (freshToday) {
+      var currentToday = root.querySelector("[data-today-summary]");
+      freshToday.remove();
+      if (currentToday && !verdictBox.contains(currentToday)) {
+        currentToday.replaceWith(freshToday);
+      }
+    }
     return content;
   }
 

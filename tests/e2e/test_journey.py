@@ -106,6 +106,8 @@ def test_an_intervenant_issues_coupons_and_a_vendor_redeems_one(
     accepted = page.locator("#verdict .verdict[data-status=accepted]")
     accepted.wait_for(timeout=30_000)
     assert "Accepté" in accepted.inner_text()
+    # The day's total moved with the scan, without reloading the page.
+    assert "1 coupon," in page.locator("[data-today-summary]").inner_text()
 
     page.locator("#scan-next").click()
     again = page.locator("#verdict .verdict[data-reason=already_redeemed]")

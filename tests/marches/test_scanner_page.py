@@ -131,6 +131,18 @@ def test_the_fetch_mode_answers_with_the_fragment_only(vendor_client: Client, wo
     assert "Déjà échangé" in again.content.decode()
 
 
+def test_each_fetch_answer_carries_the_days_updated_totals(
+    vendor_client: Client, world: Any
+) -> None:
+    first, second = CouponFactory.create_batch(2, program=world.a.program)
+
+    fetch_scan(vendor_client, world.a, first.code)
+    html = fetch_scan(vendor_client, world.a, second.code).content.decode()
+
+    assert "data-today-summary" in html
+    assert "Aujourd'hui : 2 coupons, total 10,00" in html.replace("\xa0", " ")
+
+
 def test_an_invalid_code_is_refused(vendor_client: Client, world: Any) -> None:
     response = fetch_scan(vendor_client, world.a, "ABCD-EFGH-JKMN-PQ")
 
