@@ -19,8 +19,8 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str(
     "SECRET_KEY",
-    # Only for development: production refuses to start with it (see the check below).
-    default="dev-insecure-secret-key-change-me-0123456789abcdefghijklmnopqrstuvwxyz",
+    # Only for development: `manage.py check --deploy` flags this key (security.W009).
+    default="django-insecure-dev-only-change-me-0123456789abcdefghijklmnopqrstuvwxyz",
 )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -15,7 +15,12 @@ class CouponsConfig(AppConfig):
     verbose_name = _("coupons")
 
     def ready(self) -> None:
+        from django.core import checks
+
+        from coupons.keys import check_signing_keys
         from programmes.services import register_committed_value_provider
+
+        checks.register(check_signing_keys, checks.Tags.security, deploy=True)
 
         # A program's budget is never lowered below what its coupons already hold.
         register_committed_value_provider(program_committed_value)
