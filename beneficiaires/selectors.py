@@ -45,13 +45,22 @@ def households_for(user: AnyUser) -> QuerySet[Household]:
 
 
 def invitable_organizations(user: AnyUser) -> QuerySet[Organization]:
-    """Where `user` may invite intervenants: all (admin); organizations of their programs."""
+    """Where `user` may invite intervenants: all (admin); for a coordinator, the organizations
+    whose every program is one they coordinate.
+
+    An organization shared with another MRC's program is not theirs alone: inviting themselves
+    into it would open the other program's households to them, so only an admin can.
+    """
     if _is_admin(user):
         return Organization.objects.all()
     if not user.is_authenticated:
         return Organization.objects.none()
-    ids = Organization.objects.filter(programs__coordinators=user).values("pk")
-    return Organization.objects.filter(pk__in=ids)
+    partnerships = Organization.programs.through.objects.filter(
+        organization__programs__coordinators=user
+    ).values_list("organization_id", "program_id")
+    mine = set(Program.objects.filter(coordinators=user).values_list("pk", flat=True))
+    shared = {org for org, program in partnerships if program not in mine}
+    return Organization.objects.filter(pk__in={org for org, _p in partnerships} - shared)
 
 
 def enrollment_programs(user: AnyUser, organization: Organization) -> QuerySet[Program]:

@@ -7,13 +7,13 @@ import re
 from django.db import IntegrityError, transaction
 from django.db.models import BigIntegerField, Max
 from django.db.models.functions import Cast, Substr
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from beneficiaires.consent import PARTICIPATION_CONSENT_VERSION
 from beneficiaires.models import Consent, Household, Organization, Partnership
 from comptes.models import User
 from programmes.models import Program
+from programmes.slugs import save_with_free_slug
 
 REFERENCE_PREFIX = "M-"
 REFERENCE_RE = r"^M-[0-9]+$"
@@ -168,7 +168,13 @@ def create_partner_organization(*, program: Program, name: str) -> Organization:
             "name",
         )
     with transaction.atomic():
-        organization = Organization.objects.create(name=name, slug=_unique_slug(name))
+        organization = save_with_free_slug(
+            Organization,
+            name,
+            lambda slug: Organization.objects.create(name=name, slug=slug),
+            fallback="organisme",
+            reserved=RESERVED_ORGANIZATION_SLUGS,
+        )
         Partnership.objects.create(organization=organization, program=program)
     return organization
 
@@ -179,13 +185,3 @@ def add_partner(*, program: Program, organization: Organization) -> Partnership:
         organization=organization, program=program
     )
     return partnership
-
-
-def _unique_slug(name: str) -> str:
-    max_length = Organization._meta.get_field("slug").max_length or 50
-    base = slugify(name)[: max_length - 4].strip("-") or "organisme"
-    slug, number = base, 1
-    while slug in RESERVED_ORGANIZATION_SLUGS or Organization.objects.filter(slug=slug).exists():
-        number += 1
-        slug = f"{base}-{number}"
-    return slug

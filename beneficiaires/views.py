@@ -113,17 +113,19 @@ def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
     search = search_form.cleaned_data["q"] if search_form.is_valid() else ""
     households = selectors.organization_households(request.user, organization, search)
     page_obj = Paginator(households, PAGE_SIZE).get_page(request.GET.get("page"))
+    programs = list(selectors.enrollment_programs(request.user, organization))
     return render(
         request,
         "beneficiaires/organization_detail.html",
         {
             "organization": organization,
-            "programs": organization.programs.order_by("name"),
+            # A coordinator sees the programs they run here, not another MRC's.
+            "programs": programs,
             "search_form": search_form,
             "search": search,
             "page_obj": page_obj,
             "query_string": urlencode({"q": search}) if search else "",
-            "can_enroll": selectors.enrollment_programs(request.user, organization).exists(),
+            "can_enroll": bool(programs),
         },
     )
 

@@ -219,6 +219,17 @@ def accept_invitation(
     The caller must make sure that, when the email already has an account, the person accepting
     is signed in as that account.
     """
+    try:
+        return _accept(token=token, password=password, first_name=first_name, last_name=last_name)
+    except IntegrityError as error:
+        # Two first acceptances at the same moment: the other one created the account.
+        raise InvitationError(
+            "already_accepted",
+            _("Cette invitation a déjà été acceptée. Connectez-vous avec votre courriel."),
+        ) from error
+
+
+def _accept(*, token: str, password: str | None, first_name: str, last_name: str) -> User:
     with transaction.atomic():
         invitation = check_invitation(token=token)
         definition = _definition(invitation.role)

@@ -7,8 +7,10 @@ import uuid
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from ninja.security import HttpBearer
+from pydantic import field_validator
 
 from marches.models import Device
 from marches.services import Verdict, authenticate_device, check_coupon, redeem_coupon
@@ -22,6 +24,10 @@ class DeviceToken(HttpBearer):
 
 router = Router(auth=DeviceToken(), tags=["redemptions"])
 
+# An offline scanner sends its queue when the network returns; a scan older than this is refused
+# rather than trusted with a date that would, for example, make an expired coupon valid.
+MAX_SCAN_AGE = datetime.timedelta(days=30)
+
 
 class RedemptionIn(Schema):
     code: str = Field(
@@ -32,7 +38,24 @@ class RedemptionIn(Schema):
     )
     client_id: uuid.UUID = Field(..., description="Made by the scanner, once per scan.")
     category: str | None = Field(None, max_length=50, description="Product category slug.")
-    scanned_at: datetime.datetime | None = Field(None, description="When the scan happened.")
+    scanned_at: datetime.datetime | None = Field(
+        None,
+        description=(
+            "When the scan happened, with its time zone, at most "
+            f"{MAX_SCAN_AGE.days} days ago; a time in the future is replaced by the server's."
+        ),
+    )
+
+    @field_validator("scanned_at")
+    @classmethod
+    def _recent_and_aware(cls, value: datetime.datetime | None) -> datetime.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("scanned_at needs a time zone, e.g. 2026-07-04T10:42:00-04:00")
+        if value < timezone.now() - MAX_SCAN_AGE:
+            raise ValueError(f"scanned_at is more than {MAX_SCAN_AGE.days} days old")
+        return value
 
 
 class CouponOut(Schema):
@@ -79,8 +102,8 @@ def _body(verdict: Verdict, device: Device) -> dict[str, Any]:
         "redeemed_at": verdict.redemption.recorded_at if verdict.redemption else None,
         "coupon": None,
     }
-    # Only a coupon that is ours (and in a state we can speak of) is described.
-    if coupon is not None:
+    # Only a coupon this market takes is described (serial, value, program).
+    if coupon is not None and verdict.describes_coupon:
         body["coupon"] = {
             "serial": coupon.serial,
             "value": f"{coupon.value:.2f}",

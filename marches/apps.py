@@ -27,22 +27,20 @@ class MarchesConfig(AppConfig):
         def grant_vendor(user: User, vendor: Any) -> None:
             vendor.members.add(user)
 
-        # Admins: all; coordinators: the markets of their programs; managers: their markets.
+        # Who may invite whom: marches.selectors.invitable_markets / invitable_vendors.
         register_role(
             RoleDefinition(
                 role=Role.MARKET_MANAGER,
                 scope_model=Market,
-                invitable_scopes=selectors.markets_for,
+                invitable_scopes=selectors.invitable_markets,
                 grant=grant_market_manager,
             )
         )
-        # Admins: all; coordinators and managers: the vendors at their markets; vendor members:
-        # their vendor.
         register_role(
             RoleDefinition(
                 role=Role.VENDOR,
                 scope_model=Vendor,
-                invitable_scopes=selectors.vendors_for,
+                invitable_scopes=selectors.invitable_vendors,
                 grant=grant_vendor,
             )
         )

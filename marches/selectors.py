@@ -62,6 +62,49 @@ def vendors_for(user: AnyUser) -> QuerySet[Vendor]:
     return Vendor.objects.filter(pk__in=ids)
 
 
+def invitable_markets(user: AnyUser) -> QuerySet[Market]:
+    """Where `user` may invite market managers: all (admin); the markets they manage; for a
+    coordinator, the markets that accept their programs and no one else's.
+
+    Seeing a market is not owning it: a coordinator whose program a shared market accepts must
+    not become its manager by inviting themselves (they would see the other programs' money).
+    """
+    if _is_admin(user):
+        return Market.objects.all()
+    if not user.is_authenticated:
+        return Market.objects.none()
+    return Market.objects.filter(pk__in=_invitable_market_ids(user.pk))
+
+
+def invitable_vendors(user: AnyUser) -> QuerySet[Vendor]:
+    """Where `user` may invite vendor staff: all (admin); the vendors they belong to; vendors
+    that sell only at markets the user may invite managers into."""
+    if _is_admin(user):
+        return Vendor.objects.all()
+    if not user.is_authenticated:
+        return Vendor.objects.none()
+    markets = _invitable_market_ids(user.pk)
+    selling = Vendor.markets.through.objects.filter(vendor__markets__in=markets)
+    pairs = Vendor.markets.through.objects.filter(
+        vendor_id__in=selling.values("vendor_id")
+    ).values_list("vendor_id", "market_id")
+    elsewhere = {vendor for vendor, market in pairs if market not in markets}
+    only_here = {vendor for vendor, _market in pairs} - elsewhere
+    return Vendor.objects.filter(Q(pk__in=only_here) | Q(members=user)).distinct()
+
+
+def _invitable_market_ids(user: int) -> set[int]:
+    """The markets `user` manages, and those accepting only programs they coordinate."""
+    accepted = Market.programs.through.objects.filter(
+        market__programs__coordinators=user
+    ).values_list("market_id", "program_id")
+    mine = set(Program.objects.filter(coordinators=user).values_list("pk", flat=True))
+    shared = {market for market, program in accepted if program not in mine}
+    coordinated_only = {market for market, _program in accepted} - shared
+    managed = set(Market.objects.filter(managers=user).values_list("pk", flat=True))
+    return coordinated_only | managed
+
+
 def scanning_vendors_for(user: AnyUser) -> QuerySet[Vendor]:
     """Vendors for whom `user` may scan coupons on the web scanner: members and admins only."""
     if _is_admin(user):

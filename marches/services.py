@@ -12,7 +12,6 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from comptes.models import User
@@ -23,6 +22,7 @@ from coupons.selectors import CodeError, resolve_scanned_code
 from marches.models import Device, Market, Redemption, ScanRejection, Vendor
 from programmes.models import ProductCategory, Program
 from programmes.money import format_money
+from programmes.slugs import save_with_free_slug
 
 # A scan may say it happened a little in the future (a phone's clock drifts); beyond this the
 # server's clock wins.
@@ -46,6 +46,14 @@ class Verdict:
     redemption: Redemption | None = None
     context: dict[str, Any] = field(default_factory=dict)
     replayed: bool = False
+
+    @property
+    def describes_coupon(self) -> bool:
+        """Whether the answer may describe the coupon (serial, value): not to a market that
+        does not take its program."""
+        return self.coupon is not None and not (
+            self.reason == "not_accepted_here" and "market" in self.context
+        )
 
     @property
     def accepted(self) -> bool:
@@ -163,20 +171,24 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _replay(client_id: uuid.UUID, code_key: str) -> Verdict | None:
-    """The first answer given to this client_id, if this scan was already received."""
+def _replay(client_id: uuid.UUID, code_key: str, vendor: Vendor) -> Verdict | None:
+    """The first answer given to this client_id, if this scan was already received.
+
+    A client_id is only ever replayed to the vendor that sent it: another vendor presenting it
+    learns nothing about that scan.
+    """
     redemption = (
         Redemption.objects.select_related("coupon__program", "vendor", "market")
         .filter(client_id=client_id)
         .first()
     )
     if redemption is not None:
-        if redemption.coupon.code != code_key:
+        if redemption.vendor_id != vendor.pk or redemption.coupon.code != code_key:
             return Verdict(REJECTED, "client_id_reused", replayed=True)
         return Verdict(ACCEPTED, coupon=redemption.coupon, redemption=redemption, replayed=True)
     rejection = ScanRejection.objects.select_related("coupon").filter(client_id=client_id).first()
     if rejection is not None:
-        if rejection.code_hash != _hash(code_key):
+        if rejection.vendor_id != vendor.pk or rejection.code_hash != _hash(code_key):
             return Verdict(REJECTED, "client_id_reused", replayed=True)
         return Verdict(
             REJECTED,
@@ -209,12 +221,14 @@ def _refusal(
     """Why this coupon cannot be accepted here today, or None. Order: what the vendor most needs
     to know first."""
     program = coupon.program
+    # First, and alone: a coupon of a program this market does not take says nothing more about
+    # itself (whether it was spent, where, when) to a vendor of another program.
+    if not market.programs.filter(pk=program.pk).exists():
+        return "not_accepted_here", {"program": program.name, "market": market.name}
     if coupon.status == Coupon.Status.VOID:
         return "void", {}
     if coupon.status == Coupon.Status.REDEEMED:
         return "already_redeemed", _redeemed_context(coupon)
-    if not market.programs.filter(pk=program.pk).exists():
-        return "not_accepted_here", {"program": program.name, "market": market.name}
     if category is not None and not program.categories.filter(pk=category.pk).exists():
         return "not_accepted_here", {"program": program.name, "category": category.name}
     if coupon.valid_until < today:
@@ -254,10 +268,12 @@ def redeem_coupon(
     one win, and a partial unique index on accepted redemptions backs it in the database.
     """
     now = timezone.now()
+    if scanned_at is not None and timezone.is_naive(scanned_at):
+        scanned_at = timezone.make_aware(scanned_at)
     if scanned_at is None or scanned_at > now + CLOCK_SKEW:
         scanned_at = now
     code_key = _code_key(code)
-    replay = _replay(client_id, code_key)
+    replay = _replay(client_id, code_key, vendor)
     if replay is not None:
         return replay
 
@@ -307,7 +323,7 @@ def redeem_coupon(
         pass
 
     # Another scan redeemed (or voided) this coupon between our read and our update.
-    replay = _replay(client_id, code_key)
+    replay = _replay(client_id, code_key, vendor)
     if replay is not None:
         return replay
     coupon.refresh_from_db()
@@ -330,7 +346,7 @@ def _record_refusal(
 ) -> Verdict:
     # The same scan may have been accepted by a concurrent request since we first looked: then
     # the coupon looks "already redeemed" to us, but the answer owed is that acceptance.
-    replay = _replay(client_id, code_key)
+    replay = _replay(client_id, code_key, vendor)
     if replay is not None:
         return replay
     try:
@@ -347,7 +363,7 @@ def _record_refusal(
                 scanned_at=scanned_at,
             )
     except IntegrityError:
-        replay = _replay(client_id, code_key)
+        replay = _replay(client_id, code_key, vendor)
         if replay is not None:
             return replay
         raise
@@ -427,17 +443,6 @@ class MarketError(Exception):
         self.message = message
 
 
-def _unique_slug(model: type[Market] | type[Vendor], text: str) -> str:
-    """A slug for `text` not used yet by `model` ("marche-x", then "marche-x-2"…)."""
-    max_length = model._meta.get_field("slug").max_length or 50
-    base = slugify(text)[: max_length - 4].strip("-") or model._meta.model_name or "x"
-    taken = set(model.objects.filter(slug__startswith=base).values_list("slug", flat=True))
-    slug, n = base, 2
-    while slug in taken:
-        slug, n = f"{base}-{n}", n + 1
-    return slug
-
-
 def create_market(
     *, name: str, city: str, address: str = "", program: Program | None = None
 ) -> Market:
@@ -454,8 +459,11 @@ def create_market(
             ).format(name=name, city=city),
         )
     with transaction.atomic():
-        market = Market.objects.create(
-            name=name, city=city, address=address, slug=_unique_slug(Market, name)
+        market = save_with_free_slug(
+            Market,
+            name,
+            lambda slug: Market.objects.create(name=name, city=city, address=address, slug=slug),
+            fallback="marche",
         )
         if program is not None:
             market.programs.add(program)
@@ -494,7 +502,12 @@ def create_vendor(
             _("{vendor} vend déjà à ce marché ({market}).").format(vendor=name, market=market),
         )
     with transaction.atomic():
-        vendor = Vendor.objects.create(name=name, slug=_unique_slug(Vendor, name))
+        vendor = save_with_free_slug(
+            Vendor,
+            name,
+            lambda slug: Vendor.objects.create(name=name, slug=slug),
+            fallback="marchand",
+        )
         vendor.markets.add(market)
         vendor.categories.set(list(categories))
     return vendor

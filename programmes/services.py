@@ -10,13 +10,13 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import formats
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from comptes.models import User
 from programmes.allotment import AllotmentError, split_into_denominations
 from programmes.models import AllotmentRule, Denomination, ProductCategory, Program, Territory
 from programmes.money import ZERO, format_money, quantize
+from programmes.slugs import save_with_free_slug
 
 SERIAL_PREFIX_RE = re.compile(r"^[A-Z0-9]{1,6}$")
 SUPPORTED_CURRENCIES = frozenset({"CAD"})
@@ -111,8 +111,15 @@ def create_program(
             denominations=denominations,
             allotment_rules=allotment_rules,
         )
-        program = Program(slug=_unique_slug(settings.name))
-        _apply(program, settings)
+
+        def save(slug: str) -> Program:
+            program = Program(slug=slug)
+            _apply(program, settings)
+            return program
+
+        program = save_with_free_slug(
+            Program, settings.name, save, fallback="programme", reserved=RESERVED_SLUGS
+        )
         program.coordinators.add(created_by)
     return program
 
@@ -403,14 +410,3 @@ def _validate_rules(
             ) from error
         normalised.append((size, quantize(amount)))
     return normalised
-
-
-def _unique_slug(name: str) -> str:
-    """A slug for `name` not used yet ("programme-x", then "programme-x-2"…)."""
-    max_length = Program._meta.get_field("slug").max_length or 50
-    base = slugify(name)[: max_length - 4].strip("-") or "programme"
-    slug, number = base, 1
-    while slug in RESERVED_SLUGS or Program.objects.filter(slug=slug).exists():
-        number += 1
-        slug = f"{base}-{number}"
-    return slug

@@ -182,6 +182,54 @@ def test_a_coupon_of_another_program_is_not_accepted_at_this_market(
     assert Redemption.objects.count() == 0
 
 
+def test_a_coupon_of_another_program_says_nothing_about_itself(client: Client, world: Any) -> None:
+    spent = CouponFactory(program=world.b.program)
+    post(client, world.b.token, scan(spent.code))
+
+    response = post(client, world.a.token, scan(qr_text_for(spent)))
+    check = client.get(
+        f"/api/v1/coupons/{spent.code}", headers={"Authorization": f"Bearer {world.a.token}"}
+    )
+
+    for answer in (response, check):
+        body = answer.json()
+        assert answer.status_code == 409
+        assert body["reason"] == "not_accepted_here"
+        assert body["coupon"] is None
+        assert world.b.market.name not in body["detail"]
+        assert world.b.vendor.name not in body["detail"]
+
+
+def test_another_vendors_client_id_is_not_replayed_to_you(client: Client, world: Any) -> None:
+    coupon = CouponFactory(program=world.a.program)
+    world.b.market.programs.add(world.a.program)
+    body = scan(coupon.code)
+    first = post(client, world.b.token, body)
+
+    response = post(client, world.a.token, body)
+
+    assert first.status_code == 201
+    assert response.status_code == 409
+    assert response.json()["reason"] == "client_id_reused"
+    assert response.json()["redemption_id"] is None
+    assert Redemption.objects.get().vendor == world.b.vendor
+
+
+@pytest.mark.parametrize(
+    "scanned_at", ["2026-07-04T10:42:00", "0001-01-01T00:30:00+01:00", "2000-01-01T00:00:00Z"]
+)
+def test_a_scan_time_without_zone_or_too_old_is_refused(
+    client: Client, world: Any, scanned_at: str
+) -> None:
+    coupon = CouponFactory(program=world.a.program)
+
+    response = post(client, world.a.token, scan(coupon.code, scanned_at=scanned_at))
+
+    assert response.status_code == 422
+    assert response.json()["reason"] == "invalid_request"
+    assert Redemption.objects.count() == 0
+
+
 def test_a_category_the_program_does_not_accept_is_refused(client: Client, world: Any) -> None:
     from tests.factories import CategoryFactory
 
