@@ -77,40 +77,29 @@ class _Settings:
     allotment_rules: list[tuple[int, Decimal]]
 
 
-def create_program(
-    *,
-    name: str,
-    territory_name: str,
-    territory_kind: str,
-    season_start: datetime.date,
-    season_end: datetime.date,
-    budget: Decimal,
-    serial_prefix: str,
-    distribution_count: int,
-    distribution_interval_days: int,
-    categories: Iterable[ProductCategory],
-    denominations: Sequence[Decimal],
-    allotment_rules: Sequence[tuple[int, Decimal]],
-    created_by: User,
-    currency: str = "CAD",
-) -> Program:
+@dataclass(frozen=True)
+class ProgramSetup:
+    """What a coordinator sets for a program, as typed: `_validate` checks and normalises it."""
+
+    name: str
+    territory_name: str
+    territory_kind: str
+    season_start: datetime.date
+    season_end: datetime.date
+    budget: Decimal
+    serial_prefix: str
+    distribution_count: int
+    distribution_interval_days: int
+    categories: Iterable[ProductCategory]
+    denominations: Sequence[Decimal]
+    allotment_rules: Sequence[tuple[int, Decimal]]
+    currency: str = "CAD"
+
+
+def create_program(*, setup: ProgramSetup, created_by: User) -> Program:
     """A new program; `created_by` becomes its coordinator."""
     with transaction.atomic():
-        settings = _validate(
-            name=name,
-            territory_name=territory_name,
-            territory_kind=territory_kind,
-            season_start=season_start,
-            season_end=season_end,
-            budget=budget,
-            currency=currency,
-            serial_prefix=serial_prefix,
-            distribution_count=distribution_count,
-            distribution_interval_days=distribution_interval_days,
-            categories=categories,
-            denominations=denominations,
-            allotment_rules=allotment_rules,
-        )
+        settings = _validate(setup)
 
         def save(slug: str) -> Program:
             program = Program(slug=slug)
@@ -124,42 +113,12 @@ def create_program(
     return program
 
 
-def update_program(
-    *,
-    program: Program,
-    name: str,
-    territory_name: str,
-    territory_kind: str,
-    season_start: datetime.date,
-    season_end: datetime.date,
-    budget: Decimal,
-    serial_prefix: str,
-    distribution_count: int,
-    distribution_interval_days: int,
-    categories: Iterable[ProductCategory],
-    denominations: Sequence[Decimal],
-    allotment_rules: Sequence[tuple[int, Decimal]],
-    currency: str = "CAD",
-) -> Program:
+def update_program(*, program: Program, setup: ProgramSetup) -> Program:
     """Change a program's settings. Coupons already issued keep their value and validity."""
     with transaction.atomic():
         # Issuance locks this row too: the budget floor below cannot be raced.
         locked = Program.objects.select_for_update().get(pk=program.pk)
-        settings = _validate(
-            name=name,
-            territory_name=territory_name,
-            territory_kind=territory_kind,
-            season_start=season_start,
-            season_end=season_end,
-            budget=budget,
-            currency=currency,
-            serial_prefix=serial_prefix,
-            distribution_count=distribution_count,
-            distribution_interval_days=distribution_interval_days,
-            categories=categories,
-            denominations=denominations,
-            allotment_rules=allotment_rules,
-        )
+        settings = _validate(setup)
         committed = _committed_value(locked)
         if settings.budget < committed:
             raise ProgramError(
@@ -198,23 +157,15 @@ def _apply(program: Program, settings: _Settings) -> None:
     )
 
 
-def _validate(
-    *,
-    name: str,
-    territory_name: str,
-    territory_kind: str,
-    season_start: datetime.date,
-    season_end: datetime.date,
-    budget: Decimal,
-    currency: str,
-    serial_prefix: str,
-    distribution_count: int,
-    distribution_interval_days: int,
-    categories: Iterable[ProductCategory],
-    denominations: Sequence[Decimal],
-    allotment_rules: Sequence[tuple[int, Decimal]],
-) -> _Settings:
+def _validate(setup: ProgramSetup) -> _Settings:
     """Check every rule, then return the normalised settings. Writes only the territory."""
+    name, territory_name, territory_kind = setup.name, setup.territory_name, setup.territory_kind
+    season_start, season_end, budget = setup.season_start, setup.season_end, setup.budget
+    currency, serial_prefix = setup.currency, setup.serial_prefix
+    distribution_count = setup.distribution_count
+    distribution_interval_days = setup.distribution_interval_days
+    categories, denominations = setup.categories, setup.denominations
+    allotment_rules = setup.allotment_rules
     name = (name or "").strip()
     if not name or len(name) > MAX_NAME_LENGTH:
         raise ProgramError(

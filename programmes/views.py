@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from programmes import selectors
 from programmes.forms import AllotmentFormSet, ProgramForm, allotment_initial
 from programmes.models import Program
-from programmes.services import ProgramError, create_program, update_program
+from programmes.services import ProgramError, ProgramSetup, create_program, update_program
 
 if TYPE_CHECKING:
     from comptes.models import User
@@ -58,7 +58,9 @@ def program_create(request: HttpRequest) -> HttpResponse:
         formset = AllotmentFormSet(request.POST, prefix=RULES_PREFIX)
         if form.is_valid() and formset.is_valid():
             try:
-                program = create_program(**_settings(form, formset), created_by=_user(request))
+                program = create_program(
+                    setup=ProgramSetup(**_settings(form, formset)), created_by=_user(request)
+                )
             except ProgramError as error:
                 _attach(error, form, formset)
             else:
@@ -82,7 +84,7 @@ def program_edit(request: HttpRequest, slug: str) -> HttpResponse:
         formset = AllotmentFormSet(request.POST, prefix=RULES_PREFIX)
         if form.is_valid() and formset.is_valid():
             try:
-                update_program(program=program, **_settings(form, formset))
+                update_program(program=program, setup=ProgramSetup(**_settings(form, formset)))
             except ProgramError as error:
                 _attach(error, form, formset)
             else:

@@ -15,7 +15,7 @@ from comptes.registry import role_definition, workspaces_for
 from coupons.services import issue_household_allotment
 from programmes.forms import parse_denominations
 from programmes.models import AllotmentRule, Denomination, ProductCategory, Program, Territory
-from programmes.services import ProgramError, create_program, update_program
+from programmes.services import ProgramError, ProgramSetup, create_program, update_program
 from tests.helpers import text
 
 pytestmark = pytest.mark.django_db
@@ -329,8 +329,10 @@ def test_an_allotment_that_the_coupon_values_cannot_make_names_the_amount(
 def test_an_allotment_that_needs_a_mix_of_coupons_is_accepted(world: Any) -> None:
     # $6 with $5 and $2 coupons is 2+2+2: a greedy split would wrongly refuse it.
     program = create_program(
-        **service_kwargs(
-            denominations=[Decimal("5"), Decimal("2")], allotment_rules=[(1, Decimal("6"))]
+        setup=ProgramSetup(
+            **service_kwargs(
+                denominations=[Decimal("5"), Decimal("2")], allotment_rules=[(1, Decimal("6"))]
+            )
         ),
         created_by=world.a.coordinator,
     )
@@ -338,8 +340,12 @@ def test_an_allotment_that_needs_a_mix_of_coupons_is_accepted(world: Any) -> Non
 
 
 def test_a_program_slug_never_takes_a_reserved_or_used_one(world: Any) -> None:
-    first = create_program(**service_kwargs(name="Nouveau"), created_by=world.admin)
-    second = create_program(**service_kwargs(name="Nouveau"), created_by=world.admin)
+    first = create_program(
+        setup=ProgramSetup(**service_kwargs(name="Nouveau")), created_by=world.admin
+    )
+    second = create_program(
+        setup=ProgramSetup(**service_kwargs(name="Nouveau")), created_by=world.admin
+    )
     assert first.slug == "nouveau-2"
     assert second.slug == "nouveau-3"
 
@@ -386,7 +392,7 @@ def test_create_program_refuses_bad_settings_with_a_code(
     world: Any, overrides: dict[str, Any], code: str
 ) -> None:
     with pytest.raises(ProgramError) as raised:
-        create_program(**service_kwargs(**overrides), created_by=world.admin)
+        create_program(setup=ProgramSetup(**service_kwargs(**overrides)), created_by=world.admin)
     assert raised.value.code == code
     assert not Program.objects.filter(name="Programme de service").exists()
     assert not Territory.objects.filter(name="La Mitis").exists()
@@ -501,7 +507,7 @@ def test_the_budget_cannot_go_below_the_coupons_already_issued(client: Client, w
 
 
 def test_update_program_keeps_the_coordinators(world: Any) -> None:
-    program = update_program(program=world.a.program, **service_kwargs())
+    program = update_program(program=world.a.program, setup=ProgramSetup(**service_kwargs()))
     assert program.name == "Programme de service"
     assert list(program.coordinators.all()) == [world.a.coordinator]
 
