@@ -79,10 +79,13 @@ class VerdictOut(Schema):
     detail: str = Field(..., description="One sentence in the request's language.")
     redemption_id: int | None = None
     coupon: CouponOut | None = None
-    market: str
-    vendor: str
+    market: str | None = Field(None, description="The device's market (slug).")
+    vendor: str | None = Field(None, description="The device's vendor (slug).")
     redeemed_at: datetime.datetime | None = None
     replayed: bool = False
+    errors: list[dict[str, Any]] | None = Field(
+        None, description="For invalid_request: what is wrong with which field."
+    )
 
 
 class ErrorOut(Schema):
