@@ -8,6 +8,8 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/coupons
 .PHONY: run test test-sqlite test-postgres lint format bench demo migrate clean
 
 $(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed (PYTHON=$(PYTHON))."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
