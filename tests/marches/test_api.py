@@ -407,3 +407,18 @@ def test_a_program_season_change_does_not_break_printed_coupons(client: Client, 
 
     assert response.status_code == 409
     assert response.json()["reason"] == "expired"
+
+
+def test_a_redemption_costs_a_bounded_number_of_queries(
+    client: Client, world: Any, django_assert_max_num_queries: Any
+) -> None:
+    coupon = CouponFactory(program=world.a.program)
+    post(client, world.a.token, scan(CouponFactory(program=world.a.program).code))  # warm up
+
+    # The device (by token hash); the replay look-ups (redemption, rejection); the coupon; does
+    # this market take its program; then, in a transaction (a savepoint under the test's own),
+    # the conditional UPDATE and the INSERT of the redemption.
+    with django_assert_max_num_queries(9):
+        response = post(client, world.a.token, scan(qr_text_for(coupon)))
+
+    assert response.status_code == 201
