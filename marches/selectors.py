@@ -84,10 +84,10 @@ def invitable_vendors(user: AnyUser) -> QuerySet[Vendor]:
     if not user.is_authenticated:
         return Vendor.objects.none()
     markets = _invitable_market_ids(user.pk)
-    selling = Vendor.markets.through.objects.filter(vendor__markets__in=markets)
-    pairs = Vendor.markets.through.objects.filter(
-        vendor_id__in=selling.values("vendor_id")
-    ).values_list("vendor_id", "market_id")
+    # Every (vendor, market) pair of the vendors selling at one of those markets.
+    pairs = Vendor.markets.through.objects.filter(vendor__markets__in=markets).values_list(
+        "vendor_id", "market_id"
+    )
     elsewhere = {vendor for vendor, market in pairs if market not in markets}
     only_here = {vendor for vendor, _market in pairs} - elsewhere
     return Vendor.objects.filter(Q(pk__in=only_here) | Q(members=user)).distinct()

@@ -34,6 +34,7 @@ from marches.forms import (
     VendorForm,
     parse_date,
 )
+from marches.models import Market, Vendor
 from marches.services import (
     DeviceError,
     MarketError,
@@ -376,11 +377,7 @@ def scanner(request: HttpRequest, slug: str, market_slug: str) -> HttpResponse:
                 return render(
                     request,
                     "marches/_scan_answer.html",
-                    {
-                        "verdict": verdict,
-                        "today": selectors.vendor_day(vendor, timezone.localdate(), market=market),
-                        "day_url": reverse("marches:vendor_detail", kwargs={"slug": vendor.slug}),
-                    },
+                    {"verdict": verdict, **_day_at_market(vendor, market)},
                     status=verdict.http_status,
                 )
             # A new scan starts here: keep the category, and a refused code for correction.
@@ -403,7 +400,6 @@ def scanner(request: HttpRequest, slug: str, market_slug: str) -> HttpResponse:
                 return render(request, "marches/_verdict.html", {"verdict": problem}, status=status)
     else:
         form = ScanForm(categories=categories)
-    today = selectors.vendor_day(vendor, timezone.localdate(), market=market)
     return render(
         request,
         "marches/scanner.html",
@@ -413,8 +409,15 @@ def scanner(request: HttpRequest, slug: str, market_slug: str) -> HttpResponse:
             "form": form,
             "client_id": uuid.uuid4(),
             "verdict": verdict,
-            "today": today,
-            "day_url": reverse("marches:vendor_detail", kwargs={"slug": vendor.slug}),
+            **_day_at_market(vendor, market),
         },
         status=status,
     )
+
+
+def _day_at_market(vendor: Vendor, market: Market) -> dict[str, Any]:
+    """What `marches/_today.html` shows: the vendor's day at this market, and its full page."""
+    return {
+        "today": selectors.vendor_day(vendor, timezone.localdate(), market=market),
+        "day_url": reverse("marches:vendor_detail", kwargs={"slug": vendor.slug}),
+    }
