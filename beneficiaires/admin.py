@@ -40,11 +40,29 @@ class HouseholdAdmin(admin.ModelAdmin):
     list_filter = ["program", "organization"]
     search_fields = ["reference"]
     list_select_related = ["program", "organization"]
-    readonly_fields = [
+    # Never the name, contact details or notes: the admin writes no audit row, so it shows no
+    # personal data (the household's page does, and records who looked).
+    fields = [
         "program",
         "organization",
         "reference",
-        "name",
+        "adults",
+        "children",
+        "postal_code",
+        "preferred_language",
+        "status",
+        "duplicate_review",
+        "enrolled_by",
+        "enrolled_at",
+        "anonymized_at",
+    ]
+    readonly_fields = [
+        "status",
+        "duplicate_review",
+        "anonymized_at",
+        "program",
+        "organization",
+        "reference",
         "adults",
         "children",
         "postal_code",

@@ -16,7 +16,10 @@ class BeneficiairesConfig(AppConfig):
     verbose_name = _("bénéficiaires")
 
     def ready(self) -> None:
+        from django.core import checks
+
         from beneficiaires import selectors
+        from beneficiaires.checks import check_privacy_keys
         from beneficiaires.models import Organization
         from comptes.models import Role
         from comptes.registry import RoleDefinition, register_role, register_workspace_provider
@@ -31,6 +34,7 @@ class BeneficiairesConfig(AppConfig):
             )
         )
         register_workspace_provider(organization_workspaces)
+        checks.register(check_privacy_keys, checks.Tags.security, deploy=True)
 
 
 def grant_intervenant(user: User, organization: Any) -> None:

@@ -1,10 +1,12 @@
-from django.urls import path
+"""URLs of the beneficiaries app. Each views module lists its own `urlpatterns`."""
 
-from beneficiaires import views
+from django.urls import URLPattern, path
+
+from beneficiaires import import_views, incident_views, program_views, rights_views, views
 
 app_name = "beneficiaires"
 
-urlpatterns = [
+urlpatterns: list[URLPattern] = [
     path(
         "programmes/<slug:slug>/organismes/",
         views.program_partners,
@@ -17,3 +19,7 @@ urlpatterns = [
         name="household_create",
     ),
 ]
+urlpatterns += program_views.urlpatterns
+urlpatterns += rights_views.urlpatterns
+urlpatterns += import_views.urlpatterns
+urlpatterns += incident_views.urlpatterns

@@ -29,6 +29,14 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # verify (rotation). Without it, a key is derived from SECRET_KEY: fine on a laptop only.
 COUPON_SIGNING_KEYS = env.str("COUPON_SIGNING_KEYS", default="")
 
+# Personal data at rest (beneficiaires/privacy.py). FIELD_ENCRYPTION_KEYS: Fernet keys,
+# comma-separated, the first encrypts and all decrypt (rotation). PRIVACY_HASH_KEY keys the
+# hashes used to find a name or a duplicate. Without them, keys are derived from SECRET_KEY:
+# fine on a laptop only (deploy check beneficiaires.W001).
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+PRIVACY_HASH_KEY = env.str("PRIVACY_HASH_KEY", default="")
+SALT_KEY = "coupons-nourriciers"  # read by django-fernet-encrypted-fields; our fields use the above
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -42,6 +50,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "ninja",
     "csp",
+    "django_tasks",
+    "django_tasks_db",
     # Ours, in the order of the layers (each imports only from those above it).
     "comptes",
     "programmes",
@@ -185,6 +195,18 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
         "form-action": ["'self'"],
     },
+}
+
+# Background jobs (django-tasks): a database queue and `manage.py db_worker`, no broker.
+# TASKS_BACKEND=immediate runs them in the request (tests, a laptop without a worker).
+TASKS = {
+    "default": {
+        "BACKEND": (
+            "django_tasks.backends.immediate.ImmediateBackend"
+            if env.str("TASKS_BACKEND", default="database") == "immediate"
+            else "django_tasks_db.DatabaseBackend"
+        )
+    }
 }
 
 # Money: every amount is a Decimal with two places, in this currency unless a program says

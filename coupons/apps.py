@@ -7,6 +7,7 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
+    from beneficiaires.models import Organization
     from programmes.models import Program
 
 
@@ -24,9 +25,19 @@ class CouponsConfig(AppConfig):
 
         # A program's budget is never lowered below what its coupons already hold.
         register_committed_value_provider(program_committed_value)
+        # Enrollment's waitlist: what the coupons hold plus the allotments still to issue.
+        from beneficiaires.services import register_reserved_value_provider
+
+        register_reserved_value_provider(program_reserved_value)
 
 
 def program_committed_value(program: Program) -> Decimal:
     from coupons.services import committed_value
 
     return committed_value(program=program)
+
+
+def program_reserved_value(program: Program, organization: Organization | None) -> Decimal:
+    from coupons.services import reserved_value
+
+    return reserved_value(program=program, organization=organization)

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from beneficiaires.models import Household
+from beneficiaires.models import Household, Organization
 from comptes.models import User
 from coupons import codes
 from coupons.models import Coupon, IssuanceBatch
@@ -81,6 +81,37 @@ def committed_value(*, program: Program, today: datetime.date | None = None) -> 
     return quantize(total or ZERO)
 
 
+def reserved_value(
+    *,
+    program: Program,
+    organization: Organization | None = None,
+    today: datetime.date | None = None,
+) -> Decimal:
+    """What the program (or one organization's share) has promised: the value its coupons hold
+    plus the season's allotment of every active household that has not received it yet."""
+    from beneficiaires.services import planned_value
+
+    today = today or timezone.localdate()
+    coupons = program.coupons.filter(
+        Q(status=Coupon.Status.REDEEMED) | Q(status=Coupon.Status.ISSUED, valid_until__gte=today)
+    )
+    households = Household.objects.filter(program=program, status=Household.Status.ACTIVE)
+    if organization is not None:
+        coupons = coupons.filter(batch__organization=organization)
+        households = households.filter(organization=organization)
+    held = coupons.aggregate(total=Sum("value"))["total"] or ZERO
+    waiting = (
+        households.exclude(coupons__status__in=[Coupon.Status.ISSUED, Coupon.Status.REDEEMED])
+        .values("adults", "children")
+        .annotate(count=Count("pk"))
+    )
+    promised = sum(
+        (planned_value(program, row["adults"] + row["children"]) * row["count"] for row in waiting),
+        ZERO,
+    )
+    return quantize(held + promised)
+
+
 def issue_household_allotment(
     *, household: Household, issued_by: User, idempotency_key: uuid.UUID
 ) -> IssuanceBatch:
@@ -93,6 +124,14 @@ def issue_household_allotment(
     if existing is not None:
         return _same_request_or_error(existing, household)
 
+    if household.status != Household.Status.ACTIVE or household.anonymized_at is not None:
+        raise IssuanceError(
+            "household_not_active",
+            _(
+                "Ce ménage n'est pas inscrit activement au programme (liste d'attente ou retrait) :"
+                " aucun coupon ne peut lui être émis."
+            ),
+        )
     program = household.program
     planned = plan_household_allotment(program=program, household_size=household.size)
     total = quantize(sum((p.value for p in planned), ZERO))

@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from beneficiaires.models import Household, Organization, Partnership
+from beneficiaires.privacy import name_hash
 from beneficiaires.services import enroll_household
 from comptes.models import Role, User
 from coupons.models import Coupon
@@ -514,7 +515,9 @@ def _households(
             adults, children = SIZES[n % len(SIZES)]
             name = f"{FIRST_NAMES[n]} {LAST_NAMES[(n * 7) % len(LAST_NAMES)]}"
             # Enrolled through the same service as the enrollment page; found by name next time.
-            household = Household.objects.filter(organization=organization, name=name).first()
+            household = Household.objects.filter(
+                organization=organization, name_hash=name_hash(name)
+            ).first()
             if household is None:
                 household = enroll_household(
                     organization=organization,
