@@ -52,6 +52,11 @@ class Scope:
             program=self.program, organization=self.organization, enrolled_by=self.intervenant
         )
         self.device, self.token = f.make_device(self.vendor, self.market)
+        self.criterion = f.EligibilityCriterionFactory(program=self.program)
+        self.incident = f.PrivacyIncidentFactory(program=self.program, recorded_by=self.coordinator)
+        self.import_run = f.ImportRunFactory(
+            organization=self.organization, program=self.program, uploaded_by=self.intervenant
+        )
 
     def users(self) -> dict[str, Any]:
         return {

@@ -11,7 +11,15 @@ import factory
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
-from beneficiaires.models import Consent, Household, Organization, Partnership
+from beneficiaires.models import (
+    Consent,
+    EligibilityCriterion,
+    Household,
+    ImportRun,
+    Organization,
+    Partnership,
+    PrivacyIncident,
+)
 from comptes.models import User
 from coupons import codes
 from coupons.models import Coupon, IssuanceBatch
@@ -174,3 +182,35 @@ class VendorFactory(factory.django.DjangoModelFactory):
 
 def make_device(vendor: Vendor, market: Market, name: str = "Téléphone") -> tuple[Device, str]:
     return create_device(vendor=vendor, market=market, name=name, created_by=None)
+
+
+class EligibilityCriterionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EligibilityCriterion
+
+    program = factory.SubFactory(ProgramFactory)
+    kind = EligibilityCriterion.Kind.REFERRED
+    key = factory.Sequence(lambda n: f"critere-{n}")
+
+
+class PrivacyIncidentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PrivacyIncident
+
+    program = factory.SubFactory(ProgramFactory)
+    description = "Liste imprimée de références de ménages"
+    circumstances = "Oubliée au marché, retrouvée le lendemain."
+    discovered_on = datetime.date(2026, 7, 4)
+    recorded_by = factory.SubFactory(UserFactory)
+
+
+class ImportRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ImportRun
+
+    organization = factory.SubFactory(OrganizationFactory)
+    program = factory.SubFactory(ProgramFactory)
+    uploaded_by = factory.SubFactory(UserFactory)
+    filename = "menages.csv"
+    file_sha256 = "0" * 64
+    rows = "[]"
