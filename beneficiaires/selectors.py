@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Count, Q, QuerySet
 
 from beneficiaires.models import Consent, Household, Organization
+from beneficiaires.privacy import name_hash
 from programmes.models import Program
 
 if TYPE_CHECKING:
@@ -79,11 +80,19 @@ def enrollment_programs(user: AnyUser, organization: Organization) -> QuerySet[P
 def organization_households(
     user: AnyUser, organization: Organization, search: str = ""
 ) -> QuerySet[Household]:
-    """The organization's households that `user` may see, newest first, optionally by reference."""
+    """The organization's households that `user` may see, newest first.
+
+    `search` matches part of a reference, or a whole name: names are encrypted, so a name is
+    found by its keyed hash (case, accents and spacing do not matter).
+    """
     households = households_for(user).filter(organization=organization)
     search = search.strip()
     if search:
-        households = households.filter(reference__icontains=search)
+        condition = Q(reference__icontains=search)
+        hashed = name_hash(search)
+        if hashed:
+            condition |= Q(name_hash=hashed)
+        households = households.filter(condition)
     return households.order_by("-enrolled_at", "-pk")
 
 
@@ -108,3 +117,35 @@ def partnerable_organizations(user: AnyUser, program: Program) -> QuerySet[Organ
 def participation_consent(household: Household) -> Consent | None:
     """The household's latest consent to participate (withdrawn or not)."""
     return household.consents.filter(purpose=Consent.Purpose.PARTICIPATION).first()
+
+
+def household_consents(household: Household) -> list[Consent]:
+    """The household's consents, newest first, with who recorded and withdrew them."""
+    return list(household.consents.select_related("recorded_by", "withdrawn_by"))
+
+
+def waitlist_position(household: Household) -> int | None:
+    """1 for the household that has waited longest in its program; None when not waiting."""
+    if household.status != Household.Status.WAITLISTED or household.waitlisted_at is None:
+        return None
+    ahead = (
+        Household.objects.filter(
+            program_id=household.program_id, status=Household.Status.WAITLISTED
+        )
+        .filter(
+            Q(waitlisted_at__lt=household.waitlisted_at)
+            | Q(waitlisted_at=household.waitlisted_at, pk__lt=household.pk)
+        )
+        .count()
+    )
+    return ahead + 1
+
+
+def can_oversee_household(user: AnyUser, household: Household) -> bool:
+    """Coordinators of the household's program and network admins: they may anonymize it and
+    read its access log; intervenants may not."""
+    if _is_admin(user):
+        return True
+    if not user.is_authenticated:
+        return False
+    return household.program.coordinators.filter(pk=user.pk).exists()

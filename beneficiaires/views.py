@@ -16,10 +16,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from beneficiaires import selectors
-from beneficiaires.consent import PARTICIPATION_CONSENT_TEXT, PARTICIPATION_CONSENT_VERSION
+from beneficiaires.consent import CONSENT_TEXTS, CONSENT_VERSIONS
 from beneficiaires.forms import (
     ConsentForm,
     EnrollmentForm,
@@ -27,11 +28,15 @@ from beneficiaires.forms import (
     HouseholdSearchForm,
     OrganizationForm,
 )
+from beneficiaires.models import AuditEntry
 from beneficiaires.services import (
     EnrollmentError,
     add_partner,
     create_partner_organization,
     enroll_household,
+    policy_for,
+    record_access,
+    room_for,
 )
 from programmes.selectors import programs_for
 
@@ -39,6 +44,8 @@ if TYPE_CHECKING:
     from comptes.models import User
 
 PAGE_SIZE = 25
+# What the organization's household list shows of each household.
+LIST_FIELDS = ("reference", "name", "adults", "children", "status")
 
 
 def _user(request: HttpRequest) -> User:
@@ -107,12 +114,20 @@ def program_partners(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
+@never_cache
 def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
     organization = get_object_or_404(selectors.organizations_for(request.user), slug=slug)
     search_form = HouseholdSearchForm(request.GET)
     search = search_form.cleaned_data["q"] if search_form.is_valid() else ""
     households = selectors.organization_households(request.user, organization, search)
     page_obj = Paginator(households, PAGE_SIZE).get_page(request.GET.get("page"))
+    # The list shows names: each household shown is an access, recorded in one query.
+    record_access(
+        user=_user(request),
+        households=page_obj.object_list,
+        action=AuditEntry.Action.LIST,
+        fields=LIST_FIELDS,
+    )
     programs = list(selectors.enrollment_programs(request.user, organization))
     return render(
         request,
@@ -135,7 +150,8 @@ def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def household_create(request: HttpRequest, slug: str) -> HttpResponse:
     organization = get_object_or_404(selectors.organizations_for(request.user), slug=slug)
     programs = selectors.enrollment_programs(request.user, organization)
-    if not programs.exists():
+    choices = list(programs)
+    if not choices:
         messages.error(
             request,
             _(
@@ -144,51 +160,95 @@ def household_create(request: HttpRequest, slug: str) -> HttpResponse:
             ),
         )
         return redirect("beneficiaires:organization_detail", slug=organization.slug)
-    form = EnrollmentForm(request.POST or None, programs=programs)
+    wanted = request.POST.get("program") or request.GET.get("programme")
+    program = next((p for p in choices if p.slug == wanted), None)
+    if program is None and len(choices) == 1:
+        program = choices[0]
+    if program is None:
+        # Each program asks its own questions: choose it first.
+        return render(
+            request,
+            "beneficiaires/household_program_choice.html",
+            {"organization": organization, "programs": choices},
+            status=400 if request.method == "POST" else 200,
+        )
+    policy = policy_for(program)
+    form = EnrollmentForm(
+        request.POST or None,
+        program=program,
+        programs=programs,
+        criteria=list(program.eligibility_criteria.all()),
+        notes_allowed=policy.notes_allowed,
+    )
     consent_form = ConsentForm(request.POST or None)
     status = 200
+    duplicate_warning = ""
     if request.method == "POST":
         status = 400
         form_ok = form.is_valid()
         consent_ok = consent_form.is_valid()  # both run, so that every error shows at once
         if form_ok and consent_ok:
-            data = form.cleaned_data
+            details = form.household_details()
             try:
                 household = enroll_household(
                     organization=organization,
-                    program=data["program"],
-                    name=data["name"],
-                    adults=data["adults"],
-                    children=data["children"],
-                    postal_code=data["postal_code"],
-                    preferred_language=data["preferred_language"],
+                    program=program,
+                    name=details.name,
+                    adults=details.adults,
+                    children=details.children,
+                    postal_code=details.postal_code,
+                    preferred_language=details.preferred_language,
+                    phone=details.phone,
+                    email=details.email,
+                    year_of_birth=details.year_of_birth,
+                    notes=details.notes,
+                    answers=form.answers(),
+                    optional_consents=consent_form.optional_consents(),
+                    acknowledge_duplicate=consent_form.cleaned_data["acknowledge_duplicate"],
                     consent_given=consent_form.cleaned_data["consent"],
                     enrolled_by=_user(request),
                 )
             except EnrollmentError as error:
-                if error.field == "consent":
+                if error.code == "possible_duplicate":
+                    duplicate_warning = error.message
+                elif error.field in ("consent", "contact"):
                     consent_form.add_error("consent", error.message)
                 elif error.field in form.fields:
                     form.add_error(error.field, error.message)
                 else:
                     form.add_error(None, error.message)
             else:
-                messages.success(
-                    request,
-                    _("Le ménage {reference} est inscrit au programme {program}.").format(
-                        reference=household.reference, program=household.program.name
-                    ),
-                )
+                if household.status == household.Status.WAITLISTED:
+                    _reason, why = room_for(
+                        program=program, organization=organization, household_size=household.size
+                    )
+                    messages.warning(
+                        request,
+                        _(
+                            "Le ménage {reference} est inscrit en liste d'attente : {why} La "
+                            "coordination le fera passer quand une place se libérera."
+                        ).format(reference=household.reference, why=why),
+                    )
+                else:
+                    messages.success(
+                        request,
+                        _("Le ménage {reference} est inscrit au programme {program}.").format(
+                            reference=household.reference, program=household.program.name
+                        ),
+                    )
                 return redirect("coupons:household_detail", pk=household.pk)
     return render(
         request,
         "beneficiaires/household_form.html",
         {
             "organization": organization,
+            "program": program,
+            "several_programs": len(choices) > 1,
             "form": form,
             "consent_form": consent_form,
-            "consent_text": PARTICIPATION_CONSENT_TEXT,
-            "consent_version": PARTICIPATION_CONSENT_VERSION,
+            "consent_texts": CONSENT_TEXTS,
+            "consent_versions": CONSENT_VERSIONS,
+            "duplicate_warning": duplicate_warning,
         },
         status=status,
     )

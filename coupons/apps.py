@@ -29,6 +29,11 @@ class CouponsConfig(AppConfig):
         from beneficiaires.services import register_reserved_value_provider
 
         register_reserved_value_provider(program_reserved_value)
+        # A household's access export lists its coupons.
+        from beneficiaires.exports import register_export_section
+        from coupons.exports import household_coupons_section
+
+        register_export_section("coupons", household_coupons_section)
 
 
 def program_committed_value(program: Program) -> Decimal:

@@ -24,7 +24,14 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from beneficiaires.selectors import households_for, participation_consent
+from beneficiaires.models import AuditEntry
+from beneficiaires.selectors import (
+    can_oversee_household,
+    household_consents,
+    households_for,
+    waitlist_position,
+)
+from beneficiaires.services import format_phone, record_access
 from coupons.forms import IssueForm
 from coupons.models import Coupon
 from coupons.pdf import render_coupons_pdf
@@ -36,6 +43,19 @@ if TYPE_CHECKING:
     from comptes.models import User
 
 PAGE_SIZE = 25
+# What the household page shows of its personal data.
+DETAIL_FIELDS = (
+    "name",
+    "adults",
+    "children",
+    "postal_code",
+    "year_of_birth",
+    "preferred_language",
+    "phone",
+    "email",
+    "notes",
+    "status",
+)
 
 
 @login_required
@@ -43,13 +63,20 @@ PAGE_SIZE = 25
 @never_cache
 def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
     household = get_object_or_404(households_for(request.user), pk=pk)
+    # This page shows the household's personal data: record who looked, and at which fields.
+    record_access(
+        user=cast("User", request.user),
+        households=[household],
+        action=AuditEntry.Action.VIEW,
+        fields=DETAIL_FIELDS,
+    )
     coupons = household_coupons(household)
     totals = coupons.exclude(status=Coupon.Status.VOID).aggregate(
         count=Count("pk"), value=Sum("value")
     )
     issued_count = totals["count"] or 0
     plan = plan_error = None
-    if issued_count == 0:
+    if issued_count == 0 and household.status == household.Status.ACTIVE:
         try:
             planned = plan_household_allotment(
                 program=household.program, household_size=household.size
@@ -67,7 +94,10 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "coupons/household_detail.html",
         {
             "household": household,
-            "consent": participation_consent(household),
+            "consents": household_consents(household),
+            "waitlist_position": waitlist_position(household),
+            "can_oversee": can_oversee_household(request.user, household),
+            "phone": format_phone(household.phone),
             "page_obj": Paginator(coupons, PAGE_SIZE).get_page(request.GET.get("page")),
             "issued_count": issued_count,
             "issued_value": quantize(totals["value"] or ZERO),

@@ -52,7 +52,10 @@ class Scope:
             program=self.program, organization=self.organization, enrolled_by=self.intervenant
         )
         self.device, self.token = f.make_device(self.vendor, self.market)
-        self.criterion = f.EligibilityCriterionFactory(program=self.program)
+        # Met by every household (sizes 1 to 40): the pages that edit a criterion need one.
+        self.criterion = f.EligibilityCriterionFactory(
+            program=self.program, kind="household_size", key="taille", min_size=1, max_size=40
+        )
         self.incident = f.PrivacyIncidentFactory(program=self.program, recorded_by=self.coordinator)
         self.import_run = f.ImportRunFactory(
             organization=self.organization, program=self.program, uploaded_by=self.intervenant

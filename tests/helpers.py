@@ -13,3 +13,11 @@ def text(response: Any) -> str:
 
 def messages_of(response: Any) -> list[str]:
     return [str(message) for message in response.context["messages"]] if response.context else []
+
+
+def households_named(name: str) -> Any:
+    """Households whose name is `name` (names are encrypted: found by their keyed hash)."""
+    from beneficiaires.models import Household
+    from beneficiaires.privacy import name_hash
+
+    return Household.objects.filter(name_hash=name_hash(name))

@@ -15,7 +15,7 @@ from beneficiaires.consent import PARTICIPATION_CONSENT_VERSION
 from beneficiaires.models import Consent, Household
 from beneficiaires.services import EnrollmentError, enroll_household, normalize_postal_code
 from tests.factories import OrganizationFactory, ProgramFactory
-from tests.helpers import text
+from tests.helpers import households_named, text
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +59,7 @@ def test_an_intervenant_enrolls_a_household_with_its_consent(client: Client, wor
 
     response = client.post(enroll_url(world.a.organization), form_data(world.a))
 
-    household = Household.objects.get(name="Camille Bérubé")
+    household = households_named("Camille Bérubé").get()
     assert response.status_code == 302
     assert response["Location"] == reverse("coupons:household_detail", kwargs={"pk": household.pk})
     assert household.program == world.a.program
@@ -71,7 +71,7 @@ def test_an_intervenant_enrolls_a_household_with_its_consent(client: Client, wor
     assert re.fullmatch(r"M-\d{4,}", household.reference)
     consent = household.consents.get()
     assert consent.purpose == Consent.Purpose.PARTICIPATION
-    assert consent.text_version == PARTICIPATION_CONSENT_VERSION == "2026-1"
+    assert consent.text_version == PARTICIPATION_CONSENT_VERSION == "2026-2"
     assert consent.recorded_by == world.a.intervenant
     assert consent.withdrawn_at is None
 
@@ -84,9 +84,9 @@ def test_the_enrollment_form_shows_the_consent_text_and_preselects_the_only_prog
     page = text(client.get(enroll_url(world.a.organization)))
 
     assert "servent uniquement à remettre des coupons" in page
-    assert "Version du texte : 2026-1" in page
-    assert f'<option value="{world.a.program.slug}" selected>' in page
-    assert "Choisir un programme" not in page
+    assert "Version du texte : 2026-2" in page
+    assert f'name="program" value="{world.a.program.slug}"' in page
+    assert "Choisir un autre programme" not in page
     assert 'aria-describedby="texte-consentement"' in page
 
 
@@ -105,14 +105,14 @@ def test_the_service_refuses_an_enrollment_without_consent(world: Any) -> None:
     with pytest.raises(EnrollmentError) as raised:
         enroll(world.a, consent_given=False)
     assert raised.value.code == "consent_required"
-    assert not Household.objects.filter(name="Camille Bérubé").exists()
+    assert not households_named("Camille Bérubé").exists()
 
 
 def test_the_organization_must_be_a_partner_of_the_program(world: Any) -> None:
     with pytest.raises(EnrollmentError) as raised:
         enroll(world.a, program=world.b.program)
     assert raised.value.code == "not_partner"
-    assert not Household.objects.filter(name="Camille Bérubé").exists()
+    assert not households_named("Camille Bérubé").exists()
 
 
 def test_a_program_of_another_organization_cannot_be_chosen(client: Client, world: Any) -> None:
@@ -124,7 +124,7 @@ def test_a_program_of_another_organization_cannot_be_chosen(client: Client, worl
 
     assert response.status_code == 400
     assert "Choisissez un des programmes proposés." in text(response)
-    assert not Household.objects.filter(name="Camille Bérubé").exists()
+    assert not households_named("Camille Bérubé").exists()
 
 
 @pytest.mark.parametrize(
@@ -167,7 +167,7 @@ def test_bad_postal_codes_are_refused(client: Client, world: Any, postal_code: s
         assert "Code postal invalide : il a la forme A1A 1A1, par exemple G0A 1A0." in text(
             response
         )
-    assert not Household.objects.filter(name="Camille Bérubé").exists()
+    assert not households_named("Camille Bérubé").exists()
     with pytest.raises(EnrollmentError) as raised:
         normalize_postal_code(postal_code)
     assert raised.value.code == "invalid_postal_code"
@@ -255,8 +255,8 @@ def test_a_reference_taken_at_the_same_moment_is_retried(world: Any, monkeypatch
 
     assert len(calls) == 2
     assert household.reference != taken.reference
-    assert Household.objects.filter(name="Second").count() == 1
-    assert Consent.objects.filter(household__name="Second").count() == 1
+    assert households_named("Second").count() == 1
+    assert Consent.objects.filter(household=household).count() == 1
 
 
 def test_the_database_refuses_a_duplicate_reference(world: Any) -> None:

@@ -54,7 +54,7 @@ def test_households_can_be_searched_by_reference(client: Client, world: Any) -> 
     assert other.reference in page
     assert world.a.household.reference not in page
     empty = text(client.get(org_url(world.a.organization), {"q": "ZZZ"}))
-    assert "Aucun ménage dont la référence contient « ZZZ »." in empty
+    assert "Aucun ménage trouvé pour « ZZZ » (référence ou nom complet)." in empty
 
 
 def test_an_organization_without_households_says_so(client: Client, world: Any) -> None:
