@@ -26,7 +26,13 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from beneficiaires.models import Household, Organization, Partnership
+from beneficiaires.models import (
+    EligibilityCriterion,
+    EnrollmentPolicy,
+    Household,
+    Organization,
+    Partnership,
+)
 from beneficiaires.privacy import name_hash
 from beneficiaires.services import enroll_household
 from comptes.models import Role, User
@@ -397,6 +403,33 @@ def _program(
         for size, amount in spec.allotment
     )
     program.categories.set(categories.values())
+    # What the program asks at enrollment, and how long it keeps households' data.
+    EnrollmentPolicy.objects.create(program=program, notes_allowed=False, retention_days=180)
+    prefix = POSTAL_CODES[spec.slug][0][:3]
+    EligibilityCriterion.objects.bulk_create(
+        [
+            EligibilityCriterion(
+                program=program,
+                kind=EligibilityCriterion.Kind.TERRITORY,
+                key="territoire",
+                postal_prefixes=prefix,
+                position=1,
+            ),
+            EligibilityCriterion(
+                program=program,
+                kind=EligibilityCriterion.Kind.INCOME,
+                key="revenu",
+                income_threshold=Decimal("35000.00"),
+                position=2,
+            ),
+            EligibilityCriterion(
+                program=program,
+                kind=EligibilityCriterion.Kind.REFERRED,
+                key="refere",
+                position=3,
+            ),
+        ]
+    )
     return program
 
 
@@ -531,6 +564,11 @@ def _households(
                     ),
                     consent_given=True,
                     enrolled_by=intervenant,
+                    year_of_birth=1950 + (n * 3) % 50,
+                    answers={"revenu": True, "refere": True},
+                    # One household in four may be contacted, and left a phone number.
+                    optional_consents=["contact"] if n % 4 == 0 else [],
+                    phone=f"418 555-{100 + n:04d}" if n % 4 == 0 else "",
                 )
             households.append(household)
             n += 1
