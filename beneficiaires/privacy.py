@@ -57,13 +57,19 @@ def keyed_hash(*parts: object) -> str:
     return hmac.new(_hash_key(), message, hashlib.sha256).hexdigest()
 
 
+def _name_key(name: str) -> str:
+    """The normalized words in alphabetical order: "Côté, Marie-Ève" = "Marie Eve COTE"."""
+    return " ".join(sorted(normalize_text(name).split()))
+
+
 def name_hash(name: str) -> str:
-    return keyed_hash("name", normalize_text(name)) if normalize_text(name) else ""
+    key = _name_key(name)
+    return keyed_hash("name", key) if key else ""
 
 
 def duplicate_key(name: str, year_of_birth: int | None, postal_code: str) -> str:
     """The same person enrolled twice: same normalized name, year of birth and postal code."""
-    normalized = normalize_text(name)
+    normalized = _name_key(name)
     if not normalized:
         return ""
     postal = "".join((postal_code or "").split()).upper()

@@ -114,7 +114,7 @@ def normalize_phone(raw: str) -> str:
 
 
 def format_phone(stored: str | None) -> str:
-    """ "+14185550199" → "418-555-0199" (national format for Canadian numbers)."""
+    """ "+14185550199" → "(418) 555-0199" (national format for North American numbers)."""
     if not stored:
         return ""
     try:

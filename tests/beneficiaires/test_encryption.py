@@ -165,7 +165,7 @@ def every_text_value() -> Iterator[tuple[str, str, str]]:
                 for column in connection.introspection.get_table_description(cursor, table)
             ]
             quoted = ", ".join(connection.ops.quote_name(column) for column in columns)
-            cursor.execute(f"SELECT {quoted} FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            cursor.execute(f"SELECT {quoted} FROM {connection.ops.quote_name(table)}")
             for row in cursor.fetchall():
                 for column, value in zip(columns, row, strict=True):
                     if value is None:
@@ -212,7 +212,6 @@ def test_no_text_column_of_any_table_holds_them(enrolled: Household) -> None:
     assert (Household._meta.db_table, "name") in rows
 
 
-
 @pytest.mark.django_db(transaction=True)
 def test_the_model_reads_everything_back_decrypted(enrolled: Household) -> None:
     household = Household.objects.get(pk=enrolled.pk)
@@ -223,7 +222,7 @@ def test_the_model_reads_everything_back_decrypted(enrolled: Household) -> None:
     assert household.notes == NEW_NOTES
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT name, phone, email, notes FROM {Household._meta.db_table} WHERE id = %s",  # noqa: S608
+            f"SELECT name, phone, email, notes FROM {Household._meta.db_table} WHERE id = %s",
             [household.pk],
         )
         stored = cursor.fetchone()
@@ -284,7 +283,7 @@ def test_the_audit_log_holds_field_names_only(enrolled: Household) -> None:
 def raw_name(pk: int) -> str:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT name FROM {Household._meta.db_table} WHERE id = %s",  # noqa: S608
+            f"SELECT name FROM {Household._meta.db_table} WHERE id = %s",
             [pk],
         )
         return str(cursor.fetchone()[0])
@@ -345,3 +344,24 @@ def test_without_its_key_a_value_does_not_read(key_settings: Any) -> None:
 
     # The library hands back the token unchanged (it swallows InvalidToken): never the name.
     assert Household.objects.get(pk=household.pk).name != NAME
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_hash_key_finds_names_once_the_hashes_are_recomputed(
+    settings: Any, enrolled: Household
+) -> None:
+    settings.PRIVACY_HASH_KEY = "une-nouvelle-cle-de-hachage-pour-le-test"
+    assert not Household.objects.filter(name_hash=privacy.name_hash(NEW_NAME)).exists()
+
+    # The procedure in docs/privacy/README.md.
+    for household in Household.objects.filter(anonymized_at__isnull=True):
+        household.name_hash = privacy.name_hash(household.name)
+        household.duplicate_key = privacy.duplicate_key(
+            household.name, household.year_of_birth, household.postal_code
+        )
+        household.save(update_fields=["name_hash", "duplicate_key"])
+
+    assert list(Household.objects.filter(name_hash=privacy.name_hash(NEW_NAME))) == [enrolled]
+    assert list(
+        Household.objects.filter(duplicate_key=privacy.duplicate_key(NEW_NAME, 1984, "g0a1a0"))
+    ) == [enrolled]

@@ -44,7 +44,7 @@ def test_before_issuance_the_page_shows_what_will_be_issued(client: Client, worl
     assert world.a.household.reference in page
     assert world.a.household.name in page
     assert "G0A 1A0" in page
-    assert "Donné le" in page and "(texte 2026-1)" in page
+    assert "Participation au programme" in page and "2026-1" in page  # the consent, its version
     assert "L'allocation de la saison compte 4 coupons, d'une valeur totale de 20,00\xa0$." in page
     assert "Émettre l'allocation de la saison" in page
     key = re.search(r'name="idempotency_key" value="([0-9a-f-]{36})"', page)
