@@ -173,11 +173,11 @@ def household_import(request: HttpRequest, slug: str) -> HttpResponse:
                             columns=", ".join(parsed.ignored_columns)
                         ),
                     )
-                return redirect(
-                    "beneficiaires:import_detail", slug=organization.slug, pk=run.pk
-                )
-    runs = import_runs_for(request.user).filter(organization=organization).order_by(
-        "-created_at", "-pk"
+                return redirect("beneficiaires:import_detail", slug=organization.slug, pk=run.pk)
+    runs = (
+        import_runs_for(request.user)
+        .filter(organization=organization)
+        .order_by("-created_at", "-pk")
     )
     program_list = list(programs.prefetch_related("eligibility_criteria"))
     return render(
@@ -264,8 +264,8 @@ def _act_on(
         messages.success(
             request,
             _(
-                "Importation terminée : {created} ménages inscrits (dont {waitlisted} en liste "
-                "d'attente), {skipped} lignes ignorées, {errors} lignes en erreur."
+                "Importation terminée. Ménages inscrits : {created} (dont {waitlisted} en liste "
+                "d'attente); lignes ignorées : {skipped}; lignes en erreur : {errors}."
             ).format(
                 created=len(result.created),
                 waitlisted=result.waitlisted,

@@ -128,8 +128,8 @@ class ImportRow:
 
     line: int
     name: str = ""
-    adults: str = ""
-    children: str = ""
+    adults: int = 1
+    children: int = 0
     postal_code: str = ""
     preferred_language: str = Household.Language.FRENCH
     year_of_birth: str = ""
@@ -147,8 +147,8 @@ class ImportRow:
     def details(self) -> HouseholdDetails:
         return HouseholdDetails(
             name=self.name,
-            adults=self.adults or 1,
-            children=self.children or 0,
+            adults=self.adults,
+            children=self.children,
             postal_code=self.postal_code,
             preferred_language=self.preferred_language,
             phone=self.phone,
@@ -394,6 +394,9 @@ def _read_row(
         elif attribute == "consent_survey":
             if _yes_no(value, column, problems):
                 row.consents.append(Consent.Purpose.SURVEY)
+        elif attribute in ("adults", "children"):
+            default = 1 if attribute == "adults" else 0
+            setattr(row, attribute, _whole_number(value, column, default, problems))
         elif attribute == "preferred_language":
             language = _LANGUAGES.get(normalize_header(value))
             if language is None:
@@ -406,6 +409,23 @@ def _read_row(
             setattr(row, attribute, value)
     row.problem = " ".join(problems)
     return row
+
+
+def _whole_number(value: str, column: str, default: int, problems: list[str]) -> int:
+    if not value:
+        return default
+    try:
+        number = float(value.replace(",", "."))
+    except ValueError:
+        number = -1.5
+    if not number.is_integer():
+        problems.append(
+            _("Valeur « {value} » dans la colonne {column} : indiquez un nombre entier.").format(
+                value=value, column=column
+            )
+        )
+        return default
+    return int(number)
 
 
 def _yes_no(value: str, column: str, problems: list[str]) -> bool:
@@ -439,6 +459,14 @@ def _check_row(*, organization: Organization, program: Program, row: ImportRow) 
     )
 
 
+def _with_rules(program: Program) -> Program:
+    """The program with its allotment rules and criteria loaded once: every row's checks read
+    them (several times each), so a 2 000-row file does not repeat those queries per row."""
+    return Program.objects.prefetch_related("allotment_rules", "eligibility_criteria").get(
+        pk=program.pk
+    )
+
+
 def _verdict_of(check: EnrollmentCheck) -> tuple[str, str, str]:
     """(verdict, message, reference) for a row that passed the checks."""
     if check.duplicate_of == "organization":
@@ -462,6 +490,7 @@ def check_import(
 
     Writes the ImportRun only (no household, consent or audit row). Raises ImportFileError
     for a file that cannot be read."""
+    program = _with_rules(program)
     parsed = parse_file(filename=filename, content=content, program=program)
     seen: dict[str, int] = {}
     for row in parsed.rows:
@@ -547,7 +576,7 @@ def apply_import(*, run: ImportRun, applied_by: User) -> ImportResult:
             run.refresh_from_db()
             return ImportResult(applied=False)
         run.refresh_from_db()
-        organization, program = run.organization, run.program
+        organization, program = run.organization, _with_rules(run.program)
         for row in rows_of(run):
             try:
                 check = _check_row(organization=organization, program=program, row=row)
@@ -564,20 +593,21 @@ def apply_import(*, run: ImportRun, applied_by: User) -> ImportResult:
                 result.error_lines.append((row.line, error.message))
                 continue
             result.created.append(household)
-        run.rows = "[]"
-        run.created_count = len(result.created)
-        run.skipped_count = len(result.skipped_lines)
-        run.error_count = len(result.error_lines)
-        run.save(update_fields=["rows", "created_count", "skipped_count", "error_count"])
+        # The names are no longer needed: the households hold what was kept.
+        ImportRun.objects.filter(pk=run.pk).update(
+            rows="[]",
+            created_count=len(result.created),
+            skipped_count=len(result.skipped_lines),
+            error_count=len(result.error_lines),
+        )
+        run.refresh_from_db()
     return result
 
 
 def discard_import(*, run: ImportRun) -> bool:
     """Delete a run that was checked and not applied (its rows hold names). Returns False
     when it was applied in the meantime (an applied run stays as the trace of the import)."""
-    deleted, _detail = ImportRun.objects.filter(
-        pk=run.pk, status=ImportRun.Status.CHECKED
-    ).delete()
+    deleted, _detail = ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.CHECKED).delete()
     return bool(deleted)
 
 
