@@ -188,9 +188,7 @@ def set_partner_quota(
         )
     if value_quota is not None:
         if not isinstance(value_quota, Decimal) or not value_quota.is_finite():
-            raise EnrollmentError(
-                "invalid_value_quota", _("Saisissez un montant."), "value_quota"
-            )
+            raise EnrollmentError("invalid_value_quota", _("Saisissez un montant."), "value_quota")
         value_quota = quantize(value_quota)
         if not Decimal("0.00") <= value_quota <= MAX_MONEY:
             raise EnrollmentError(
@@ -311,12 +309,14 @@ def _clean_question(raw: str, field_name: str) -> str:
 def _size(value: int | None, field_name: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_HOUSEHOLD_SIZE:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= MAX_HOUSEHOLD_SIZE
+    ):
         raise EnrollmentError(
             "invalid_household_size",
-            _("Une taille de ménage compte de 1 à {max} personnes.").format(
-                max=MAX_HOUSEHOLD_SIZE
-            ),
+            _("Une taille de ménage compte de 1 à {max} personnes.").format(max=MAX_HOUSEHOLD_SIZE),
             field_name,
         )
     return value

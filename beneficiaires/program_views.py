@@ -186,9 +186,7 @@ def criterion_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     if request.method == "POST":
         label = criterion.get_kind_display()
         program_services.delete_criterion(criterion=criterion)
-        messages.success(
-            request, _("Critère supprimé : {criterion}.").format(criterion=label)
-        )
+        messages.success(request, _("Critère supprimé : {criterion}.").format(criterion=label))
         return redirect("beneficiaires:enrollment_settings", slug=program.slug)
     return render(
         request,
@@ -290,9 +288,7 @@ def waitlist(request: HttpRequest, slug: str) -> HttpResponse:
     program = _program(request, slug)
     if request.method == "POST":
         try:
-            household = services.promote_from_waitlist(
-                program=program, promoted_by=_user(request)
-            )
+            household = services.promote_from_waitlist(program=program, promoted_by=_user(request))
         except EnrollmentError as error:
             messages.error(request, error.message)
         else:
@@ -397,9 +393,9 @@ def duplicate_resolve(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
                 "Doublon confirmé : l'inscription {reference} est retirée du programme."
             ).format(reference=household.reference)
         else:
-            message = _(
-                "Ménages distincts : l'inscription {reference} est conservée."
-            ).format(reference=household.reference)
+            message = _("Ménages distincts : l'inscription {reference} est conservée.").format(
+                reference=household.reference
+            )
         messages.success(request, message)
     return redirect("beneficiaires:duplicates", slug=program.slug)
 
