@@ -128,9 +128,7 @@ class RectificationForm(forms.Form):
 
 class ConsentGiveForm(forms.Form):
     confirm = forms.BooleanField(
-        label=_(
-            "J'ai lu ce texte à la personne (ou elle l'a lu) et elle y consent."
-        ),
+        label=_("J'ai lu ce texte à la personne (ou elle l'a lu) et elle y consent."),
         error_messages={
             "required": _("Confirmez que la personne a pris connaissance du texte et y consent.")
         },

@@ -24,6 +24,7 @@ from django.urls import URLPattern, path
 from django.utils.http import content_disposition_header
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -64,8 +65,19 @@ def _has_contact_consent(household: Household) -> bool:
     ).exists()
 
 
+# Household fields declared without a (translated) verbose name.
+_FIELD_LABELS = {
+    "id": _lazy("Numéro interne"),
+    "enrolled_by": _lazy("Inscrit par"),
+    "enrolled_at": _lazy("Inscrit le"),
+    "updated_at": _lazy("Modifié le"),
+}
+
+
 def field_label(name: str) -> str:
     """A household field's name as people read it ("postal_code" → "Code postal")."""
+    if name in _FIELD_LABELS:
+        return str(_FIELD_LABELS[name])
     try:
         field = Household._meta.get_field(name)
     except FieldDoesNotExist:
@@ -151,9 +163,10 @@ def _filename(household: Household, extension: str) -> str:
 
 def _download(household: Household, body: str, content_type: str, extension: str) -> HttpResponse:
     response = HttpResponse(body.encode("utf-8"), content_type=content_type)
-    response["Content-Disposition"] = content_disposition_header(
+    disposition = content_disposition_header(
         as_attachment=True, filename=_filename(household, extension)
     )
+    response["Content-Disposition"] = disposition or "attachment"
     response["Cache-Control"] = "no-store"
     return response
 
@@ -199,13 +212,14 @@ def household_consent(request: HttpRequest, pk: int, purpose: str) -> HttpRespon
     household = _household(request, pk)
     if purpose not in Consent.Purpose.values:
         raise Http404
-    label = Consent.Purpose(purpose).label
+    label = str(Consent.Purpose(purpose).label)
     optional = purpose in OPTIONAL_PURPOSES
     current = (
         household.consents.filter(purpose=purpose, withdrawn_at__isnull=True)
         .select_related("recorded_by")
         .first()
     )
+    withdrawn = household.status == Household.Status.WITHDRAWN
     give_form = ConsentGiveForm()
     status = 200
     if request.method == "POST":
@@ -218,7 +232,12 @@ def household_consent(request: HttpRequest, pk: int, purpose: str) -> HttpRespon
         action = request.POST.get("action")
         user = _user(request)
         status = 400
-        if action == "give" and optional:
+        if action == "give" and optional and withdrawn:
+            messages.error(
+                request,
+                _("Le ménage est retiré du programme : inscrivez-le de nouveau d'abord."),
+            )
+        elif action == "give" and optional:
             give_form = ConsentGiveForm(request.POST)
             if give_form.is_valid():
                 try:
@@ -256,7 +275,10 @@ def household_consent(request: HttpRequest, pk: int, purpose: str) -> HttpRespon
             "current": current,
             "history": list(history[:20]),
             "give_form": give_form,
-            "can_give": optional and current is None and not household.is_anonymized,
+            "can_give": optional
+            and current is None
+            and not withdrawn
+            and not household.is_anonymized,
             "can_withdraw": not household.is_anonymized
             and (
                 current is not None
@@ -384,7 +406,7 @@ def household_audit(request: HttpRequest, pk: int) -> HttpResponse:
         AuditRow(
             entry=entry,
             who=entry.user.email if entry.user else _("Tâche automatique"),
-            fields=[field_label(name) for name in entry.fields or []],
+            fields=sorted(field_label(name) for name in entry.fields or []),
             detail=describe_detail(entry.detail),
         )
         for entry in page_obj.object_list
