@@ -15,6 +15,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from beneficiaires.models import AuditEntry, Household
 from comptes.services import create_invitation
 from coupons.services import issue_household_allotment
 from tests.conftest import Scope, World
@@ -66,6 +67,70 @@ MATRIX: dict[str, Entry] = {
     ),
     "beneficiaires:household_create": Entry(
         roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"slug": s.organization.slug}
+    ),
+    "beneficiaires:enrollment_settings": Entry(
+        roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}
+    ),
+    "beneficiaires:criterion_edit": Entry(
+        roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug, "pk": s.criterion.pk}
+    ),
+    "beneficiaires:criterion_delete": Entry(
+        roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug, "pk": s.criterion.pk}
+    ),
+    "beneficiaires:partner_quota": Entry(
+        roles(ADMIN, COORDINATOR),
+        lambda s: {"slug": s.program.slug, "organization_slug": s.organization.slug},
+    ),
+    "beneficiaires:waitlist": Entry(roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}),
+    "beneficiaires:duplicates": Entry(
+        roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}
+    ),
+    "beneficiaires:duplicate_resolve": Entry(
+        roles(ADMIN, COORDINATOR),
+        lambda s: {"slug": s.program.slug, "pk": s.household.pk},
+        "post",
+    ),
+    "beneficiaires:household_import": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"slug": s.organization.slug}
+    ),
+    "beneficiaires:import_detail": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT),
+        lambda s: {"slug": s.organization.slug, "pk": s.import_run.pk},
+    ),
+    "beneficiaires:household_edit": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.pk}
+    ),
+    "beneficiaires:household_export_json": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.pk}
+    ),
+    "beneficiaires:household_export_csv": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.pk}
+    ),
+    "beneficiaires:household_consent": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT),
+        lambda s: {"pk": s.household.pk, "purpose": "contact"},
+    ),
+    "beneficiaires:household_withdraw": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.pk}
+    ),
+    # Anonymizing before retention ends and reading the access log: the program's staff only.
+    "beneficiaires:household_anonymize": Entry(
+        roles(ADMIN, COORDINATOR), lambda s: {"pk": s.household.pk}
+    ),
+    "beneficiaires:household_audit": Entry(
+        roles(ADMIN, COORDINATOR), lambda s: {"pk": s.household.pk}
+    ),
+    "beneficiaires:incident_list": Entry(
+        roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}
+    ),
+    "beneficiaires:incident_export": Entry(
+        roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}
+    ),
+    "beneficiaires:incident_create": Entry(
+        roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}
+    ),
+    "beneficiaires:incident_edit": Entry(
+        roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug, "pk": s.incident.pk}
     ),
     "coupons:household_detail": Entry(
         roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.pk}
@@ -235,3 +300,47 @@ def test_lists_never_show_another_scope(client: Client, world: World, name: str)
         page = response.content.decode()
         for secret in secrets_of_a:
             assert secret not in page, (name, label, secret)
+
+
+def household_pages(scope: Scope) -> list[tuple[str, str]]:
+    """(name, URL) of every page and action of the matrix that is about one household."""
+    pages = []
+    for name, entry in MATRIX.items():
+        if entry.kwargs is no_kwargs:
+            continue
+        url = reverse(name, kwargs=entry.kwargs(scope))
+        if url.startswith("/menages/"):
+            pages.append((name, url))
+    return pages
+
+
+def test_no_one_outside_the_households_organization_reaches_any_of_its_pages(
+    client: Client, world: World
+) -> None:
+    from tests import factories as f
+
+    prepare(world)
+    household = world.a.household
+    # A second organization of the same program, its intervenant, and people with no household
+    # in their scope at all: a vendor and a funder.
+    neighbour = f.OrganizationFactory(name="Organisme voisin", program=world.a.program)
+    neighbour_worker = f.UserFactory(email="voisin@example.org")
+    neighbour.members.add(neighbour_worker)
+    funder = f.UserFactory(email="fondation@example.org")
+    pages = household_pages(world.a)
+    assert len(pages) >= 10, pages  # the household's page, its coupons, rights and log
+    before = Household.objects.values().get(pk=household.pk)
+    audit_rows = AuditEntry.objects.count()
+
+    for user in (neighbour_worker, world.a.vendor_user, world.a.manager, funder):
+        client.force_login(user)
+        for name, url in pages:
+            response = request(client, name, MATRIX[name], world.a)
+            assert response.status_code == 404, (user.email, name)
+            # Any write the page takes: refused before it reads the household (405 where the
+            # page takes no POST at all).
+            response = client.post(url, {"action": "withdraw", "confirm": "on"})
+            assert response.status_code in {404, 405}, (user.email, name)
+
+    assert Household.objects.values().get(pk=household.pk) == before
+    assert AuditEntry.objects.count() == audit_rows
