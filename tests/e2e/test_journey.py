@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from beneficiaires.models import Household
 from coupons.models import Coupon
 from marches.models import Redemption
 from tests.e2e.conftest import launch
@@ -26,6 +25,7 @@ from tests.factories import (
     UserFactory,
     VendorFactory,
 )
+from tests.helpers import households_named
 from tests.qr_images import decode_qr_codes, render_pdf_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -86,7 +86,7 @@ def test_an_intervenant_issues_coupons_and_a_vendor_redeems_one(
     pdf = Path(download_info.value.path()).read_bytes()
     browser.close()
 
-    household = Household.objects.get(name="Camille Gagnon")
+    household = households_named("Camille Gagnon").get()
     assert household.postal_code == "G0A 1A0"
     coupons = Coupon.objects.filter(household=household)
     assert coupons.count() > 0
