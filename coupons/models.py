@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from beneficiaires.fields import EncryptedCharField
 from beneficiaires.models import Household, Organization
 from programmes.models import Program
 from programmes.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
@@ -18,6 +22,7 @@ class IssuanceBatch(models.Model):
     class Kind(models.TextChoices):
         HOUSEHOLD = "household", _("Allocation d'un ménage")
         BEARER = "bearer", _("Lot au porteur pour un organisme")
+        REPLACEMENT = "replacement", _("Remplacement de coupons annulés")
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="batches")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.HOUSEHOLD)
@@ -33,6 +38,24 @@ class IssuanceBatch(models.Model):
     total_value = models.DecimalField(
         max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES
     )
+    # A household batch of one distribution only (empty: every distribution still due).
+    distribution = models.PositiveSmallIntegerField(_("distribution"), null=True, blank=True)
+    note = models.CharField(
+        _("note"),
+        max_length=200,
+        blank=True,
+        help_text=_("Pour un lot au porteur : à qui il est remis, pour quelle activité."),
+    )
+    # Handed over: a bearer batch to its organization, an allotment to its household.
+    delivered_at = models.DateTimeField(_("remis le"), null=True, blank=True)
+    delivered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("remis par"),
+    )
 
     class Meta:
         ordering = ["-issued_at"]
@@ -46,6 +69,14 @@ class IssuanceBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.program.serial_prefix}-{self.pk}"
+
+
+class VoidReason(models.TextChoices):
+    LOST = "lost", _("Perdu")
+    STOLEN = "stolen", _("Volé")
+    DAMAGED = "damaged", _("Abîmé ou illisible")
+    ERROR = "error", _("Émis par erreur")
+    OTHER = "other", _("Autre motif")
 
 
 class Coupon(models.Model):
@@ -73,6 +104,28 @@ class Coupon(models.Model):
     )
     redeemed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    voided_at = models.DateTimeField(_("annulé le"), null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("annulé par"),
+    )
+    void_reason = models.CharField(
+        _("motif d'annulation"), max_length=10, choices=VoidReason.choices, blank=True
+    )
+    void_note = models.CharField(_("précision"), max_length=200, blank=True)
+    # The voided coupon this one replaces (at most one replacement per voided coupon).
+    replaces = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replacement",
+        verbose_name=_("remplace"),
+    )
 
     class Meta:
         ordering = ["serial"]
@@ -91,8 +144,126 @@ class Coupon(models.Model):
                 ),
                 name="coupon_redeemed_at_iff_redeemed",
             ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(status="void", voided_at__isnull=False)
+                    | (~models.Q(status="void") & models.Q(voided_at__isnull=True))
+                ),
+                name="coupon_voided_at_iff_void",
+            ),
         ]
         indexes = [models.Index(fields=["program", "status"])]
 
     def __str__(self) -> str:
         return self.serial
+
+    def is_spendable(self, today: datetime.date) -> bool:
+        """Issued, not voided, not redeemed, and inside its validity window today."""
+        return self.status == self.Status.ISSUED and self.valid_from <= today <= self.valid_until
+
+
+class SigningKey(models.Model):
+    """An Ed25519 key that signs coupon QR codes, added by `manage.py rotate_signing_key`.
+
+    The newest key that is not retired signs new coupons; every key verifies, so coupons signed
+    before a rotation stay valid until they expire. The seed is encrypted at rest.
+    """
+
+    kid = models.PositiveSmallIntegerField(_("numéro de clé"), unique=True)
+    seed = EncryptedCharField(_("germe (chiffré)"), max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(_("retirée le"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-kid"]
+        verbose_name = _("clé de signature")
+        verbose_name_plural = _("clés de signature")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kid__gte=0, kid__lte=255), name="signing_key_kid_range"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"kid {self.kid}"
+
+
+class PrintJob(models.Model):
+    """A PDF of many coupons made in the background (django-tasks), with its progress.
+
+    The file holds bearer secrets (manual codes): it is served only through a scoped view and
+    deleted by `discard_print_job` or when it is older than PRINT_FILE_DAYS.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("En attente")
+        RUNNING = "running", _("En cours")
+        DONE = "done", _("Terminé")
+        FAILED = "failed", _("Échec")
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="print_jobs")
+    batch = models.ForeignKey(
+        IssuanceBatch, on_delete=models.CASCADE, null=True, blank=True, related_name="print_jobs"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    file_name = models.CharField(max_length=200, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("impression")
+        verbose_name_plural = _("impressions")
+
+    def __str__(self) -> str:
+        return f"{self.program.slug} #{self.pk}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, self.done * 100 // self.total)
+
+
+class WalletLink(models.Model):
+    """A household's link to its digital wallet: no account, revocable.
+
+    The link carries `public_id` signed with the site's key (coupons.wallet); revoking it, or
+    making a new one, turns the old link away at once.
+    """
+
+    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="wallet_links")
+    public_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    last_opened_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("lien de portefeuille")
+        verbose_name_plural = _("liens de portefeuille")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["household"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="wallet_one_live_link_per_household",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household} {self.public_id}"

@@ -7,13 +7,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from beneficiaires.models import Household
+from comptes.models import User
 from coupons import codes, signing
 from coupons.keys import keyring
-from coupons.models import Coupon
+from coupons.models import Coupon, IssuanceBatch
 from coupons.pdf import PrintableCoupon
 from programmes.models import Program
 from programmes.money import ZERO, quantize, to_cents
@@ -84,6 +86,26 @@ def printable_coupons(coupons: Iterable[Coupon]) -> list[PrintableCoupon]:
             )
         )
     return printable
+
+
+def batches_for(user: User | AnonymousUser) -> QuerySet[IssuanceBatch]:
+    """Batches the user may see: their organizations' (intervenant), their programs'
+    (coordinator), every one (network admin). Out of scope is not found, never forbidden."""
+    base = IssuanceBatch.objects.select_related("program", "organization", "household")
+    if not user.is_authenticated:
+        return base.none()
+    if user.is_network_admin:
+        return base.all()
+    ids = IssuanceBatch.objects.filter(
+        Q(organization__members=user) | Q(program__coordinators=user)
+    ).values("pk")
+    return base.filter(pk__in=ids)
+
+
+def spendable_or_future(coupons: QuerySet[Coupon], today: datetime.date) -> QuerySet[Coupon]:
+    """Coupons still worth printing or showing: issued, neither voided nor redeemed, and not
+    expired (a coupon of a later distribution is included: it becomes valid on its day)."""
+    return coupons.filter(status=Coupon.Status.ISSUED, valid_until__gte=today)
 
 
 def household_coupons(household: Household) -> QuerySet[Coupon]:

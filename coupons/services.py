@@ -62,12 +62,9 @@ def plan_household_allotment(*, program: Program, household_size: int) -> list[P
         ) from error
     planned: list[PlannedCoupon] = []
     for distribution in range(1, program.distribution_count + 1):
-        valid_from = program.season_start + datetime.timedelta(
-            days=(distribution - 1) * program.distribution_interval_days
-        )
-        valid_from = min(valid_from, program.season_end)
+        valid_from, valid_until = program.validity_of(distribution)
         planned.extend(
-            PlannedCoupon(value, distribution, valid_from, program.season_end) for value in values
+            PlannedCoupon(value, distribution, valid_from, valid_until) for value in values
         )
     return planned
 

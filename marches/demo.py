@@ -80,7 +80,7 @@ ALLOTMENT = (
 )
 DENOMINATIONS = (Decimal("5.00"), Decimal("2.00"))
 DISTRIBUTIONS = 4
-DISTRIBUTION_INTERVAL_DAYS = 7
+DISTRIBUTION_FREQUENCY = "weekly"
 SEASON_STARTED_DAYS_AGO = 30
 SEASON_ENDS_IN_DAYS = 120
 
@@ -393,7 +393,7 @@ def _program(
         season_end=today + datetime.timedelta(days=SEASON_ENDS_IN_DAYS),
         budget=spec.budget,
         distribution_count=DISTRIBUTIONS,
-        distribution_interval_days=DISTRIBUTION_INTERVAL_DAYS,
+        distribution_frequency=DISTRIBUTION_FREQUENCY,
     )
     Denomination.objects.bulk_create(
         Denomination(program=program, value=value) for value in DENOMINATIONS

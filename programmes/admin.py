@@ -61,7 +61,7 @@ class ProgramAdmin(admin.ModelAdmin):
         "currency",
         "serial_prefix",
         "distribution_count",
-        "distribution_interval_days",
+        "distribution_frequency",
         "categories",
         "coordinators",
         "created_at",
@@ -76,7 +76,7 @@ class ProgramAdmin(admin.ModelAdmin):
         "currency",
         "serial_prefix",
         "distribution_count",
-        "distribution_interval_days",
+        "distribution_frequency",
         "categories",
         "created_at",
     ]

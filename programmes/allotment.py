@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+import datetime
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -52,3 +54,26 @@ def split_into_denominations(amount: Decimal, denominations: Sequence[Decimal]) 
         values.append(from_cents(last[cents]))
         cents -= last[cents]
     return sorted(values, reverse=True)
+
+
+_STEP_DAYS = {"weekly": 7, "biweekly": 14}
+
+
+def distribution_dates(start: datetime.date, frequency: str, count: int) -> list[datetime.date]:
+    """The first day of each of `count` distributions from `start`: "once" is one distribution,
+    "weekly" and "biweekly" add 7 and 14 days, "monthly" the same day of the following months
+    (the last day of a shorter month: January 31, February 28, March 31)."""
+    if frequency == "once" or count <= 1:
+        return [start]
+    if frequency == "monthly":
+        dates = []
+        for index in range(count):
+            month_index = start.month - 1 + index
+            year, month = start.year + month_index // 12, month_index % 12 + 1
+            day = min(start.day, calendar.monthrange(year, month)[1])
+            dates.append(datetime.date(year, month, day))
+        return dates
+    step = _STEP_DAYS.get(frequency)
+    if step is None:
+        raise ValueError(f"unknown distribution frequency {frequency!r}")
+    return [start + datetime.timedelta(days=index * step) for index in range(count)]

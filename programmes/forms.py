@@ -9,10 +9,12 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from programmes.models import ProductCategory, Program, Territory
+from programmes.logos import MAX_UPLOAD_BYTES
+from programmes.models import DistributionFrequency, ProductCategory, Program, Territory
 from programmes.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 
 ALLOTMENT_ROWS = 6
+LOGO_TYPES = "image/png,image/jpeg,image/gif,image/webp"
 _NUMBER_RE = re.compile(r"^\d{1,10}(\.\d{1,2})?$")
 _AMBIGUOUS_COMMA_RE = re.compile(r"\d,\d")
 
@@ -111,8 +113,21 @@ class ProgramForm(forms.Form):
         initial=1,
         help_text=_("Par exemple 12 pour une distribution par semaine pendant 12 semaines."),
     )
-    distribution_interval_days = forms.IntegerField(
-        label=_("Jours entre deux distributions"), min_value=1, max_value=365, initial=7
+    distribution_frequency = forms.ChoiceField(
+        label=_("Fréquence des distributions"),
+        choices=DistributionFrequency.choices,
+        initial=DistributionFrequency.WEEKLY,
+        help_text=_("La première distribution a lieu au début de la saison."),
+    )
+    coupon_validity_days = forms.IntegerField(
+        label=_("Validité d'un coupon (jours)"),
+        min_value=1,
+        max_value=366,
+        required=False,
+        help_text=_(
+            "À partir de sa distribution, sans dépasser la fin de la saison. Laissez vide : "
+            "valide jusqu'à la fin de la saison."
+        ),
     )
     denominations = forms.CharField(
         label=_("Valeurs des coupons"),
@@ -128,12 +143,37 @@ class ProgramForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
+    logo = forms.FileField(
+        label=_("Logo imprimé sur les coupons"),
+        required=False,
+        help_text=_("Image PNG, JPEG, GIF ou WebP de 2 Mo au plus (facultatif)."),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}
+        ),
+    )
+    remove_logo = forms.BooleanField(label=_("Retirer le logo actuel"), required=False)
+
+    def __init__(self, *args: Any, has_logo: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not has_logo:
+            del self.fields["remove_logo"]
+
+    def clean_remove_logo(self) -> bool:
+        return bool(self.cleaned_data.get("remove_logo"))
 
     def clean_serial_prefix(self) -> str:
         return str(self.cleaned_data["serial_prefix"]).strip().upper()
 
     def clean_denominations(self) -> list[Decimal]:
         return parse_denominations(self.cleaned_data["denominations"])
+
+    def clean_logo(self) -> bytes | None:
+        upload = self.cleaned_data.get("logo")
+        if not upload:
+            return None
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("Le logo pèse au plus 2 Mo."))
+        return bytes(upload.read())
 
     @classmethod
     def initial_for(cls, program: Program) -> dict[str, Any]:
@@ -146,7 +186,8 @@ class ProgramForm(forms.Form):
             "budget": program.budget,
             "serial_prefix": program.serial_prefix,
             "distribution_count": program.distribution_count,
-            "distribution_interval_days": program.distribution_interval_days,
+            "distribution_frequency": program.distribution_frequency,
+            "coupon_validity_days": program.coupon_validity_days,
             "denominations": format_denominations([d.value for d in program.denominations.all()]),
             "categories": list(program.categories.all()),
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from programmes.allotment import distribution_dates
 from programmes.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 
 
@@ -54,6 +56,13 @@ class ProductCategory(models.Model):
         return self.name_en if language.startswith("en") else self.name_fr
 
 
+class DistributionFrequency(models.TextChoices):
+    ONCE = "once", _("Une seule fois")
+    WEEKLY = "weekly", _("Chaque semaine")
+    BIWEEKLY = "biweekly", _("Toutes les deux semaines")
+    MONTHLY = "monthly", _("Chaque mois")
+
+
 class Program(models.Model):
     """A food-coupon program run by an MRC or a city for one season."""
 
@@ -81,13 +90,21 @@ class Program(models.Model):
     distribution_count = models.PositiveSmallIntegerField(
         _("nombre de distributions"), default=1, validators=[MinValueValidator(1)]
     )
-    distribution_interval_days = models.PositiveSmallIntegerField(
-        _("jours entre deux distributions"),
-        default=7,
+    distribution_frequency = models.CharField(
+        _("fréquence des distributions"),
+        max_length=10,
+        choices=DistributionFrequency.choices,
+        default=DistributionFrequency.WEEKLY,
+        help_text=_("La première distribution a lieu au début de la saison."),
+    )
+    coupon_validity_days = models.PositiveSmallIntegerField(
+        _("validité d'un coupon (jours)"),
+        null=True,
+        blank=True,
         validators=[MinValueValidator(1)],
         help_text=_(
-            "Les coupons de la distribution n deviennent valides n−1 intervalles après "
-            "le début de la saison."
+            "Un coupon est valide ce nombre de jours à partir de sa distribution, sans dépasser "
+            "la fin de la saison. Vide : jusqu'à la fin de la saison."
         ),
     )
     categories = models.ManyToManyField(
@@ -123,6 +140,41 @@ class Program(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def distribution_dates(self) -> list[datetime.date]:
+        """The first day of each distribution of the season."""
+        return distribution_dates(
+            self.season_start, self.distribution_frequency, self.distribution_count
+        )
+
+    def validity_of(self, distribution: int) -> tuple[datetime.date, datetime.date]:
+        """(first, last) valid day of the coupons of distribution `distribution` (from 1)."""
+        dates = self.distribution_dates()
+        valid_from = min(dates[min(max(distribution, 1), len(dates)) - 1], self.season_end)
+        valid_until = self.season_end
+        if self.coupon_validity_days:
+            valid_until = min(
+                valid_until, valid_from + datetime.timedelta(days=self.coupon_validity_days - 1)
+            )
+        return valid_from, valid_until
+
+
+class ProgramLogo(models.Model):
+    """The logo printed on a program's coupons, as PNG (re-encoded by programmes.logos).
+
+    Kept in the database, so that a backup of the database is a backup of the program, and in
+    its own table, so that reading a program never loads the image."""
+
+    program = models.OneToOneField(Program, on_delete=models.CASCADE, related_name="logo")
+    png = models.BinaryField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("logo de programme")
+        verbose_name_plural = _("logos de programme")
+
+    def __str__(self) -> str:
+        return str(self.program)
 
 
 class Denomination(models.Model):

@@ -13,8 +13,17 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 
 from comptes.models import User
-from programmes.allotment import AllotmentError, split_into_denominations
-from programmes.models import AllotmentRule, Denomination, ProductCategory, Program, Territory
+from programmes.allotment import AllotmentError, distribution_dates, split_into_denominations
+from programmes.logos import LogoError, normalize_logo
+from programmes.models import (
+    AllotmentRule,
+    Denomination,
+    DistributionFrequency,
+    ProductCategory,
+    Program,
+    ProgramLogo,
+    Territory,
+)
 from programmes.money import ZERO, format_money, quantize
 from programmes.slugs import save_with_free_slug
 
@@ -29,7 +38,7 @@ MAX_DENOMINATIONS = 8
 MAX_ALLOTMENT_RULES = 10
 MAX_HOUSEHOLD_SIZE = 40
 MAX_DISTRIBUTIONS = 52
-MAX_INTERVAL_DAYS = 365
+MAX_VALIDITY_DAYS = 366
 # Slugs that would collide with the program pages' own paths (/programmes/nouveau/).
 RESERVED_SLUGS = frozenset({"nouveau"})
 
@@ -71,10 +80,13 @@ class _Settings:
     currency: str
     serial_prefix: str
     distribution_count: int
-    distribution_interval_days: int
+    distribution_frequency: str
+    coupon_validity_days: int | None
     categories: list[ProductCategory]
     denominations: list[Decimal]
     allotment_rules: list[tuple[int, Decimal]]
+    logo: bytes | None
+    remove_logo: bool
 
 
 @dataclass(frozen=True)
@@ -89,11 +101,15 @@ class ProgramSetup:
     budget: Decimal
     serial_prefix: str
     distribution_count: int
-    distribution_interval_days: int
+    distribution_frequency: str
     categories: Iterable[ProductCategory]
     denominations: Sequence[Decimal]
     allotment_rules: Sequence[tuple[int, Decimal]]
     currency: str = "CAD"
+    coupon_validity_days: int | None = None
+    # The bytes of an uploaded logo image (None: keep the current one); remove_logo drops it.
+    logo: bytes | None = None
+    remove_logo: bool = False
 
 
 def create_program(*, setup: ProgramSetup, created_by: User) -> Program:
@@ -143,8 +159,13 @@ def _apply(program: Program, settings: _Settings) -> None:
     program.currency = settings.currency
     program.serial_prefix = settings.serial_prefix
     program.distribution_count = settings.distribution_count
-    program.distribution_interval_days = settings.distribution_interval_days
+    program.distribution_frequency = settings.distribution_frequency
+    program.coupon_validity_days = settings.coupon_validity_days
     program.save()
+    if settings.logo is not None:
+        ProgramLogo.objects.update_or_create(program=program, defaults={"png": settings.logo})
+    elif settings.remove_logo:
+        ProgramLogo.objects.filter(program=program).delete()
     program.categories.set(settings.categories)
     program.denominations.all().delete()
     Denomination.objects.bulk_create(
@@ -163,7 +184,8 @@ def _validate(setup: ProgramSetup) -> _Settings:
     season_start, season_end, budget = setup.season_start, setup.season_end, setup.budget
     currency, serial_prefix = setup.currency, setup.serial_prefix
     distribution_count = setup.distribution_count
-    distribution_interval_days = setup.distribution_interval_days
+    frequency = setup.distribution_frequency
+    validity_days = setup.coupon_validity_days
     categories, denominations = setup.categories, setup.denominations
     allotment_rules = setup.allotment_rules
     name = (name or "").strip()
@@ -216,25 +238,29 @@ def _validate(setup: ProgramSetup) -> _Settings:
             _("Le nombre de distributions va de 1 à {max}.").format(max=MAX_DISTRIBUTIONS),
             "distribution_count",
         )
-    if not 1 <= distribution_interval_days <= MAX_INTERVAL_DAYS:
+    if frequency not in DistributionFrequency.values:
         raise ProgramError(
-            "invalid_distribution_interval",
-            _("L'intervalle entre deux distributions va de 1 à {max} jours.").format(
-                max=MAX_INTERVAL_DAYS
-            ),
-            "distribution_interval_days",
+            "invalid_distribution_frequency",
+            _("Choisissez la fréquence des distributions."),
+            "distribution_frequency",
         )
-    last_distribution = season_start + datetime.timedelta(
-        days=(distribution_count - 1) * distribution_interval_days
-    )
+    if frequency == DistributionFrequency.ONCE:
+        distribution_count = 1
+    last_distribution = distribution_dates(season_start, frequency, distribution_count)[-1]
     if last_distribution > season_end:
         raise ProgramError(
             "distributions_exceed_season",
             _(
-                "La dernière distribution commencerait le {date}, après la fin de la saison : "
-                "réduisez le nombre de distributions ou l'intervalle, ou allongez la saison."
+                "La dernière distribution aurait lieu le {date}, après la fin de la saison : "
+                "réduisez le nombre de distributions ou leur fréquence, ou allongez la saison."
             ).format(date=formats.date_format(last_distribution, "DATE_FORMAT")),
             "distribution_count",
+        )
+    if validity_days is not None and not 1 <= validity_days <= MAX_VALIDITY_DAYS:
+        raise ProgramError(
+            "invalid_coupon_validity",
+            _("La validité d'un coupon va de 1 à {max} jours.").format(max=MAX_VALIDITY_DAYS),
+            "coupon_validity_days",
         )
     category_list = list(categories)
     if not category_list:
@@ -245,6 +271,12 @@ def _validate(setup: ProgramSetup) -> _Settings:
         )
     values = _validate_denominations(denominations)
     rules = _validate_rules(allotment_rules, values)
+    logo = None
+    if setup.logo is not None:
+        try:
+            logo = normalize_logo(setup.logo)
+        except LogoError as error:
+            raise ProgramError(error.code, error.message, "logo") from error
     territory, _created = Territory.objects.get_or_create(name=territory_name, kind=territory_kind)
     return _Settings(
         name=name,
@@ -255,10 +287,13 @@ def _validate(setup: ProgramSetup) -> _Settings:
         currency=currency,
         serial_prefix=serial_prefix,
         distribution_count=distribution_count,
-        distribution_interval_days=distribution_interval_days,
+        distribution_frequency=frequency,
+        coupon_validity_days=validity_days,
         categories=category_list,
         denominations=values,
         allotment_rules=rules,
+        logo=logo,
+        remove_logo=setup.remove_logo,
     )
 
 

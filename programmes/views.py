@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from programmes import selectors
 from programmes.forms import AllotmentFormSet, ProgramForm, allotment_initial
-from programmes.models import Program
+from programmes.models import Program, ProgramLogo
 from programmes.services import ProgramError, ProgramSetup, create_program, update_program
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def program_create(request: HttpRequest) -> HttpResponse:
     if not selectors.can_create_program(request.user):
         raise PermissionDenied
     if request.method == "POST":
-        form = ProgramForm(request.POST)
+        form = ProgramForm(request.POST, request.FILES)
         formset = AllotmentFormSet(request.POST, prefix=RULES_PREFIX)
         if form.is_valid() and formset.is_valid():
             try:
@@ -79,8 +79,9 @@ def program_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def program_edit(request: HttpRequest, slug: str) -> HttpResponse:
     program: Program = get_object_or_404(selectors.programs_for(request.user), slug=slug)
+    has_logo = ProgramLogo.objects.filter(program=program).exists()
     if request.method == "POST":
-        form = ProgramForm(request.POST)
+        form = ProgramForm(request.POST, request.FILES, has_logo=has_logo)
         formset = AllotmentFormSet(request.POST, prefix=RULES_PREFIX)
         if form.is_valid() and formset.is_valid():
             try:
@@ -96,7 +97,7 @@ def program_edit(request: HttpRequest, slug: str) -> HttpResponse:
                 )
                 return redirect("rapports:program_dashboard", slug=program.slug)
         return _render_form(request, form, formset, program=program, status=400)
-    form = ProgramForm(initial=ProgramForm.initial_for(program))
+    form = ProgramForm(initial=ProgramForm.initial_for(program), has_logo=has_logo)
     formset = AllotmentFormSet(prefix=RULES_PREFIX, initial=allotment_initial(program))
     return _render_form(request, form, formset, program=program)
 
@@ -112,7 +113,10 @@ def _settings(form: ProgramForm, formset: Any) -> dict[str, Any]:
         "budget": data["budget"],
         "serial_prefix": data["serial_prefix"],
         "distribution_count": data["distribution_count"],
-        "distribution_interval_days": data["distribution_interval_days"],
+        "distribution_frequency": data["distribution_frequency"],
+        "coupon_validity_days": data["coupon_validity_days"],
+        "logo": data["logo"],
+        "remove_logo": data.get("remove_logo", False),
         "categories": data["categories"],
         "denominations": data["denominations"],
         "allotment_rules": formset.rules(),

@@ -74,7 +74,7 @@ class ProgramFactory(factory.django.DjangoModelFactory):
     season_end = factory.LazyFunction(lambda: timezone.localdate() + datetime.timedelta(days=90))
     budget = Decimal("10000.00")
     distribution_count = 1
-    distribution_interval_days = 7
+    distribution_frequency = "weekly"
 
     @factory.post_generation
     def rules(self, create: bool, extracted: Any, **kwargs: Any) -> None:

@@ -11,6 +11,7 @@ import pypdf
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from coupons import codes
 from coupons.models import Coupon
@@ -119,7 +120,7 @@ def test_void_coupons_are_not_printed(client: Client, world: Any) -> None:
     issue(world)
     void = Coupon.objects.filter(household=world.a.household).first()
     assert void is not None
-    Coupon.objects.filter(pk=void.pk).update(status=Coupon.Status.VOID)
+    Coupon.objects.filter(pk=void.pk).update(status=Coupon.Status.VOID, voided_at=timezone.now())
     client.force_login(world.a.coordinator)
 
     response = client.get(pdf_url(world.a.household))

@@ -149,7 +149,7 @@ def test_the_detail_follows_the_request_language(client: Client, world: Any) -> 
     [
         ({"valid_from": -30, "valid_until": -1}, "expired"),
         ({"valid_from": 5, "valid_until": 30}, "not_yet_valid"),
-        ({"status": Coupon.Status.VOID}, "void"),
+        ({"status": Coupon.Status.VOID, "voided_at": "now"}, "void"),
     ],
 )
 def test_coupons_in_a_wrong_state_are_refused_with_409(
@@ -157,9 +157,11 @@ def test_coupons_in_a_wrong_state_are_refused_with_409(
 ) -> None:
     today = timezone.localdate()
     fields = {
-        key: today + datetime.timedelta(days=value) if key.startswith("valid") else value
+        key: today + datetime.timedelta(days=value) if key.startswith("valid_") else value
         for key, value in change.items()
     }
+    if fields.get("voided_at") == "now":
+        fields["voided_at"] = timezone.now()
     coupon = CouponFactory(program=world.a.program, **fields)
 
     response = post(client, world.a.token, scan(qr_text_for(coupon)))

@@ -50,7 +50,7 @@ def program_data(**overrides: Any) -> dict[str, Any]:
         "budget": "15000.00",
         "serial_prefix": "port",
         "distribution_count": "12",
-        "distribution_interval_days": "7",
+        "distribution_frequency": "weekly",
         "denominations": "5, 2",
         "categories": categories("fruits-legumes", "oeufs-produits-laitiers"),
         **rules((1, "20"), (3, "30.00"), (5, "60")),
@@ -71,7 +71,8 @@ def snapshot(program: Program) -> tuple[Any, ...]:
         program.budget,
         program.serial_prefix,
         program.distribution_count,
-        program.distribution_interval_days,
+        program.distribution_frequency,
+        program.coupon_validity_days,
         sorted(program.categories.values_list("slug", flat=True)),
         sorted(program.denominations.values_list("value", flat=True)),
         list(program.allotment_rules.values_list("household_size", "amount")),
@@ -114,7 +115,8 @@ def test_a_coordinator_creates_a_program_and_becomes_its_coordinator(
     assert program.budget == Decimal("15000.00")
     assert program.currency == "CAD"
     assert program.serial_prefix == "PORT"
-    assert (program.distribution_count, program.distribution_interval_days) == (12, 7)
+    assert (program.distribution_count, program.distribution_frequency) == (12, "weekly")
+    assert program.coupon_validity_days is None
     assert sorted(program.categories.values_list("slug", flat=True)) == [
         "fruits-legumes",
         "oeufs-produits-laitiers",
@@ -270,8 +272,8 @@ INVALID_INPUTS = [
         id="no-distribution",
     ),
     pytest.param(
-        {"distribution_count": "40", "distribution_interval_days": "7"},
-        "La dernière distribution commencerait le",
+        {"distribution_count": "40", "distribution_frequency": "weekly"},
+        "La dernière distribution aurait lieu le",
         id="distributions-beyond-the-season",
     ),
     pytest.param({"season_start": "pas une date"}, "Saisissez une date valide.", id="bad-date"),
@@ -363,7 +365,7 @@ def service_kwargs(**overrides: Any) -> dict[str, Any]:
         "budget": Decimal("1000.00"),
         "serial_prefix": "MIT",
         "distribution_count": 4,
-        "distribution_interval_days": 14,
+        "distribution_frequency": "biweekly",
         "categories": list(ProductCategory.objects.filter(slug="fruits-legumes")),
         "denominations": [Decimal("5"), Decimal("2")],
         "allotment_rules": [(1, Decimal("20")), (3, Decimal("30"))],
