@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from comptes.models import User
 from coupons import codes, signing
-from coupons.keys import keyring
+from coupons.keys import verify_qr_text
 from coupons.models import Coupon
 from coupons.selectors import CodeError, resolve_scanned_code
 from marches.models import Device, Market, Redemption, ScanRejection, Vendor
@@ -161,7 +161,7 @@ def _code_key(text: str) -> str:
     normalized = codes.normalize(text)
     if signing.is_qr_text(normalized):
         try:
-            return signing.decode_qr(normalized, keyring()).code
+            return verify_qr_text(normalized).code
         except signing.QRDecodeError:
             return normalized
     return normalized

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coupons import codes, signing
+from coupons import codes, qr, signing
 from coupons.signing import CouponClaims, Keyring, QRDecodeError
 
 SEED_A = base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("=")
@@ -241,6 +241,24 @@ def test_fits_qr_version_8_at_error_correction_m() -> None:
         qr.add_data(signing.encode_qr(claims, KEYRING))
         qr.make(fit=True)
         assert qr.version <= 8
+
+
+def test_fits_qr_version_8_at_level_m_with_the_encoder_that_prints_it() -> None:
+    # coupons.qr (zxing-cpp) draws every printed and on-screen QR; worst case: largest kid,
+    # code, program, value and dates.
+    worst = CouponClaims(
+        code=codes.int_to_code(codes.MAX_DATA_INT - 1),
+        program_id=2**32 - 1,
+        value_cents=2**32 - 1,
+        valid_from=signing.DATE_EPOCH,
+        valid_until=signing.DATE_EPOCH + datetime.timedelta(days=2**16 - 1),
+    )
+    largest_kid = Keyring.from_setting(f"255:{SEED_B}")
+    assert qr.ERROR_CORRECTION == "M"
+    for claims, keys in ((CLAIMS, KEYRING), (worst, KEYRING), (worst, largest_kid)):
+        text = signing.encode_qr(claims, keys)
+        assert set(text) <= QR_ALPHANUMERIC
+        assert qr.qr_version(text) <= 8
 
 
 def test_from_setting_accepts_padded_and_unpadded_seeds_and_spaces() -> None:
