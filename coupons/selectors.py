@@ -14,7 +14,7 @@ from django.utils import timezone
 from beneficiaires.models import Household
 from comptes.models import User
 from coupons import codes, signing
-from coupons.keys import keyring
+from coupons.keys import keyring, verify_qr_text
 from coupons.models import Coupon, IssuanceBatch
 from coupons.pdf import PrintableCoupon
 from programmes.models import Program
@@ -33,12 +33,14 @@ def resolve_scanned_code(text: str) -> Coupon:
     """The coupon a QR text or a manual code stands for.
 
     A QR text is verified (structure, then Ed25519 signature) before the database is asked; a
-    manual code's check symbol likewise. Raises CodeError("invalid_code" | "bad_signature").
+    manual code's check symbol likewise. The one exception: a well-formed QR whose key id this
+    process does not know yet reloads the keys (a rotation done elsewhere), at most once per
+    coupons.keys.RELOAD_INTERVAL. Raises CodeError("invalid_code" | "bad_signature").
     """
     normalized = codes.normalize(text)
     if signing.is_qr_text(normalized):
         try:
-            claims = signing.decode_qr(normalized, keyring())
+            claims = verify_qr_text(normalized)
         except signing.QRDecodeError as error:
             raise CodeError(error.code) from error
         code = claims.code
@@ -133,13 +135,17 @@ class CouponTotals:
 
 def coupon_totals(programs: QuerySet[Program], today: datetime.date | None = None) -> CouponTotals:
     """Issued, redeemed, outstanding (still spendable), expired unused and void, in one query."""
+    return _totals(Coupon.objects.filter(program__in=programs), today)
+
+
+def _totals(coupons: QuerySet[Coupon], today: datetime.date | None) -> CouponTotals:
     today = today or timezone.localdate()
     issued_q = ~Q(status=Coupon.Status.VOID)
     redeemed_q = Q(status=Coupon.Status.REDEEMED)
     outstanding_q = Q(status=Coupon.Status.ISSUED, valid_until__gte=today)
     expired_q = Q(status=Coupon.Status.ISSUED, valid_until__lt=today)
     void_q = Q(status=Coupon.Status.VOID)
-    row = Coupon.objects.filter(program__in=programs).aggregate(
+    row = coupons.aggregate(
         issued_n=Count("pk", filter=issued_q),
         issued_v=Sum("value", filter=issued_q),
         redeemed_n=Count("pk", filter=redeemed_q),
@@ -162,3 +168,80 @@ def coupon_totals(programs: QuerySet[Program], today: datetime.date | None = Non
         expired=figure("expired"),
         void=figure("void"),
     )
+
+
+def coupons_for(user: User | AnonymousUser) -> QuerySet[Coupon]:
+    """Coupons of the batches the user may see (see batches_for)."""
+    return Coupon.objects.filter(batch__in=batches_for(user).values("pk")).select_related(
+        "program", "batch", "batch__organization", "household"
+    )
+
+
+def program_batches(program: Program) -> QuerySet[IssuanceBatch]:
+    """A program's batches, newest first, with what a list shows of each (no per-row query)."""
+    return (
+        IssuanceBatch.objects.filter(program=program)
+        .select_related("organization", "household", "issued_by")
+        .order_by("-issued_at", "-pk")
+    )
+
+
+def batch_coupons(batch: IssuanceBatch) -> QuerySet[Coupon]:
+    return batch.coupons.select_related("replacement").order_by("serial")
+
+
+def batch_totals(batch: IssuanceBatch, today: datetime.date | None = None) -> CouponTotals:
+    """Issued, redeemed, outstanding, expired and void coupons of one batch, in one query."""
+    return _totals(Coupon.objects.filter(batch=batch), today)
+
+
+def revoked_codes(program_ids: Iterable[int], today: datetime.date | None = None) -> list[str]:
+    """Manual codes of voided coupons that would otherwise still be valid: the revocation list
+    a scanner downloads to refuse them offline. Expired coupons need no entry (a scanner refuses
+    them by their date); the codes of void coupons spend nothing, so they are no secret."""
+    today = today or timezone.localdate()
+    return list(
+        Coupon.objects.filter(
+            program_id__in=list(program_ids), status=Coupon.Status.VOID, valid_until__gte=today
+        )
+        .order_by("code")
+        .values_list("code", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class DistributionState:
+    number: int
+    valid_from: datetime.date
+    valid_until: datetime.date
+    value: Decimal
+    issued: bool
+    expired: bool
+
+
+def household_distributions(
+    household: Household, today: datetime.date | None = None
+) -> list[DistributionState]:
+    """Each distribution of the household's allotment: its dates, its value, whether it is
+    issued (holds a coupon that is not void) and whether its validity has passed."""
+    from coupons.services import IssuanceError, issued_distributions, plan_household_allotment
+
+    today = today or timezone.localdate()
+    try:
+        planned = plan_household_allotment(program=household.program, household_size=household.size)
+    except IssuanceError:
+        return []
+    done = issued_distributions(household)
+    states: dict[int, DistributionState] = {}
+    for item in planned:
+        state = states.get(item.distribution)
+        value = item.value + (state.value if state else ZERO)
+        states[item.distribution] = DistributionState(
+            number=item.distribution,
+            valid_from=item.valid_from,
+            valid_until=item.valid_until,
+            value=quantize(value),
+            issued=item.distribution in done,
+            expired=item.valid_until < today,
+        )
+    return [states[number] for number in sorted(states)]

@@ -32,11 +32,21 @@ from beneficiaires.selectors import (
     waitlist_position,
 )
 from beneficiaires.services import format_phone, record_access
-from coupons.forms import IssueForm
+from coupons.forms import DistributionIssueForm
 from coupons.models import Coupon
 from coupons.pdf import render_coupons_pdf
-from coupons.selectors import household_coupons, printable_coupons
-from coupons.services import IssuanceError, issue_household_allotment, plan_household_allotment
+from coupons.selectors import (
+    household_coupons,
+    household_distributions,
+    printable_coupons,
+    spendable_or_future,
+)
+from coupons.services import (
+    IssuanceError,
+    issue_household_allotment,
+    plan_household_allotment,
+    plan_remaining,
+)
 from programmes.money import ZERO, format_money, quantize
 
 if TYPE_CHECKING:
@@ -71,24 +81,23 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
         fields=DETAIL_FIELDS,
     )
     coupons = household_coupons(household)
+    today = timezone.localdate()
     totals = coupons.exclude(status=Coupon.Status.VOID).aggregate(
         count=Count("pk"), value=Sum("value")
     )
-    issued_count = totals["count"] or 0
-    plan = plan_error = None
-    if issued_count == 0 and household.status == household.Status.ACTIVE:
+    distributions = plan_error = None
+    if household.status == household.Status.ACTIVE and not household.anonymized_at:
         try:
-            planned = plan_household_allotment(
-                program=household.program, household_size=household.size
-            )
+            plan_household_allotment(program=household.program, household_size=household.size)
         except IssuanceError as error:
             plan_error = error.message
         else:
-            plan = {
-                "count": len(planned),
-                "value": quantize(sum((item.value for item in planned), ZERO)),
-                "distributions": household.program.distribution_count,
-            }
+            distributions = household_distributions(household, today)
+    due = [d for d in distributions or [] if not d.issued and not d.expired]
+    try:
+        due_coupons = plan_remaining(household=household, today=today) if due else []
+    except IssuanceError:
+        due_coupons = []
     return render(
         request,
         "coupons/household_detail.html",
@@ -99,12 +108,16 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_oversee": can_oversee_household(request.user, household),
             "phone": format_phone(household.phone),
             "page_obj": Paginator(coupons, PAGE_SIZE).get_page(request.GET.get("page")),
-            "issued_count": issued_count,
+            "issued_count": totals["count"] or 0,
             "issued_value": quantize(totals["value"] or ZERO),
-            "plan": plan,
+            "distributions": distributions,
+            "due": due,
+            "due_value": quantize(sum((c.value for c in due_coupons), ZERO)),
+            "due_count": len(due_coupons),
             "plan_error": plan_error,
-            "issue_form": IssueForm(initial={"idempotency_key": uuid.uuid4()}),
-            "today": timezone.localdate(),
+            "printable": spendable_or_future(coupons, today).exists(),
+            "issue_key": uuid.uuid4(),
+            "today": today,
         },
     )
 
@@ -113,7 +126,7 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def household_issue(request: HttpRequest, pk: int) -> HttpResponse:
     household = get_object_or_404(households_for(request.user), pk=pk)
-    form = IssueForm(request.POST)
+    form = DistributionIssueForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Demande incomplète : rechargez la page et réessayez."))
         return redirect("coupons:household_detail", pk=household.pk)
@@ -122,6 +135,7 @@ def household_issue(request: HttpRequest, pk: int) -> HttpResponse:
             household=household,
             issued_by=cast("User", request.user),  # behind login_required
             idempotency_key=form.cleaned_data["idempotency_key"],
+            distribution=form.cleaned_data["distribution"],
         )
     except IssuanceError as error:
         messages.error(request, error.message)
@@ -141,10 +155,15 @@ def household_issue(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def household_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     household = get_object_or_404(households_for(request.user), pk=pk)
-    coupons = list(household_coupons(household).exclude(status=Coupon.Status.VOID))
+    # Only what can still be spent: never an expired, voided or redeemed coupon.
+    coupons = list(spendable_or_future(household_coupons(household), timezone.localdate()))
     if not coupons:
         messages.info(
-            request, _("Ce ménage n'a pas encore de coupons : émettez d'abord son allocation.")
+            request,
+            _(
+                "Ce ménage n'a aucun coupon à imprimer : émettez son allocation, ou ses coupons "
+                "sont tous échangés, annulés ou expirés."
+            ),
         )
         return redirect("coupons:household_detail", pk=household.pk)
     pdf = render_coupons_pdf(

@@ -12,6 +12,7 @@ from ninja import Field, Router, Schema, Status
 from ninja.security import HttpBearer
 from pydantic import field_validator
 
+from coupons.selectors import revoked_codes
 from marches.models import Device
 from marches.services import Verdict, authenticate_device, check_coupon, redeem_coupon
 from programmes.models import ProductCategory
@@ -156,6 +157,28 @@ def get_coupon_verdict(request: HttpRequest, code: str) -> Status:
         return Status(422, _body(Verdict("rejected", "invalid_code"), device))
     verdict = check_coupon(code=code, market=device.market)
     return Status(verdict.http_status, _body(verdict, device))
+
+
+class RevocationsOut(Schema):
+    generated_at: datetime.datetime
+    codes: list[str] = Field(
+        ...,
+        description=(
+            "Manual codes (14 symbols, no separators) of voided coupons of the programs this "
+            "market takes, still inside their validity window. A scanner refuses them offline."
+        ),
+    )
+
+
+@router.get(
+    "/revocations",
+    response={200: RevocationsOut, 401: ErrorOut},
+    summary="Voided coupons a scanner must refuse offline",
+)
+def get_revocations(request: HttpRequest) -> Status:
+    device: Device = request.auth  # type: ignore[attr-defined]
+    program_ids = device.market.programs.values_list("pk", flat=True)
+    return Status(200, {"generated_at": timezone.now(), "codes": revoked_codes(program_ids)})
 
 
 health_router = Router(tags=["health"])

@@ -46,6 +46,11 @@ class MarchesConfig(AppConfig):
         )
         register_workspace_provider(market_workspaces)
 
+        # A coupon's chain of custody shows where it was redeemed.
+        from coupons.custody import register_custody_source
+
+        register_custody_source(redemption_steps)
+
 
 def market_workspaces(user: User) -> Iterator[Workspace]:
     """The markets the user manages and the vendors they work for."""
@@ -69,3 +74,27 @@ def market_workspaces(user: User) -> Iterator[Workspace]:
             label=vendor.name,
             url=reverse("marches:vendor_detail", kwargs={"slug": vendor.slug}),
         )
+
+
+def redemption_steps(coupon: Any) -> list[Any]:
+    from django.utils.translation import gettext
+
+    from coupons.custody import CustodyStep
+    from marches.models import Redemption
+    from programmes.money import format_money
+
+    redemptions = Redemption.objects.filter(coupon=coupon).select_related(
+        "vendor", "market", "recorded_by"
+    )
+    return [
+        CustodyStep(
+            at=redemption.recorded_at,
+            what=gettext("Échangé")
+            if redemption.status == Redemption.Status.ACCEPTED
+            else str(redemption.get_status_display()),
+            who=redemption.vendor.name,
+            where=redemption.market.name,
+            detail=format_money(redemption.value, coupon.program.currency),
+        )
+        for redemption in redemptions.order_by("recorded_at")
+    ]

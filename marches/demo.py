@@ -36,8 +36,14 @@ from beneficiaires.models import (
 from beneficiaires.privacy import name_hash
 from beneficiaires.services import enroll_household
 from comptes.models import Role, User
-from coupons.models import Coupon
-from coupons.services import issue_household_allotment
+from coupons.models import Coupon, VoidReason
+from coupons.services import (
+    BearerRequest,
+    issue_bearer_batch,
+    issue_household_allotment,
+    mark_batch_delivered,
+    replace_coupons,
+)
 from marches.models import Device, Market, Vendor
 from marches.services import TOKEN_PREFIX, hash_token, redeem_coupon
 from programmes.models import AllotmentRule, Denomination, ProductCategory, Program, Territory
@@ -354,6 +360,8 @@ def seed(today: datetime.date | None = None) -> DemoWorld:
                 ),
             )
         _redemptions(households, devices, today)
+        _bearer_batches(programs, organizations, users, today)
+        _a_lost_coupon(households, users)
     return DemoWorld(
         programs=list(programs.values()),
         logins=[
@@ -362,6 +370,56 @@ def seed(today: datetime.date | None = None) -> DemoWorld:
         ],
         devices=devices,
         households=households,
+    )
+
+
+def _bearer_batches(
+    programs: dict[str, Program],
+    organizations: dict[str, Organization],
+    users: dict[str, User],
+    today: datetime.date,
+) -> None:
+    """Each program prints one batch of bearer coupons for its first partner organization,
+    handed over, for a community kitchen where coupons are given out anonymously."""
+    for program in programs.values():
+        organization = program.organizations.order_by("name").first()
+        coordinator = program.coordinators.order_by("email").first()
+        if organization is None or coordinator is None:
+            continue
+        batch = issue_bearer_batch(
+            request=BearerRequest(
+                program=program,
+                organization=organization,
+                counts={Decimal("5.00"): 20, Decimal("2.00"): 10},
+                valid_from=max(program.season_start, today),
+                valid_until=program.season_end,
+                note="Cuisine collective du jeudi",
+            ),
+            issued_by=coordinator,
+            idempotency_key=uuid.uuid5(NAMESPACE, f"bearer:{program.slug}"),
+        )
+        mark_batch_delivered(batch=batch, delivered_by=coordinator)
+
+
+def _a_lost_coupon(households: list[Household], users: dict[str, User]) -> None:
+    """The first household lost a coupon of its last distribution: voided and replaced."""
+    household = households[0]
+    lost = (
+        household.coupons.filter(replaces__isnull=True)
+        .select_related("batch")
+        .order_by("-distribution", "-serial")
+        .first()
+    )
+    if lost is None:
+        return
+    replace_coupons(
+        coupons=[lost],
+        reason=VoidReason.LOST,
+        note="Perdu au marché",
+        replaced_by=users[_intervenant_email(household.organization.slug)],
+        idempotency_key=uuid.uuid5(
+            NAMESPACE, f"lost:{household.program.slug}:{household.reference}"
+        ),
     )
 
 

@@ -141,6 +141,27 @@ MATRIX: dict[str, Entry] = {
     "coupons:household_pdf": Entry(
         roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.pk}
     ),
+    "coupons:household_void": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.pk}
+    ),
+    "coupons:program_batches": Entry(roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}),
+    "coupons:bearer_batch_create": Entry(
+        roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}
+    ),
+    "coupons:batch_detail": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.batches.get().pk}
+    ),
+    "coupons:batch_deliver": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT),
+        lambda s: {"pk": s.household.batches.get().pk},
+        "post",
+    ),
+    "coupons:batch_void": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.batches.get().pk}
+    ),
+    "coupons:coupon_detail": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.coupons.first().pk}
+    ),
     "marches:program_markets": Entry(roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}),
     "marches:program_market_remove": Entry(
         roles(ADMIN, COORDINATOR),
@@ -181,6 +202,7 @@ PUBLIC = {
     "api:api-root",
     "api:create_redemption",
     "api:get_coupon_verdict",
+    "api:get_revocations",
     "api:health",
 }
 
