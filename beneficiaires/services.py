@@ -744,6 +744,21 @@ def withdraw_consent(*, household: Household, purpose: str, withdrawn_by: User) 
             )
 
 
+# What a higher app undoes when a household leaves or is anonymized (coupons: its wallet links),
+# registered at start-up so that this layer never imports a higher one.
+_household_closed_hooks: list[Callable[[Household, User | None], None]] = []
+
+
+def register_household_closed_hook(hook: Callable[[Household, User | None], None]) -> None:
+    if hook not in _household_closed_hooks:
+        _household_closed_hooks.append(hook)
+
+
+def _household_closed(household: Household, by: User | None) -> None:
+    for hook in _household_closed_hooks:
+        hook(household, by)
+
+
 def withdraw_household(*, household: Household, withdrawn_by: User | None) -> Household:
     """The household leaves the program: consent to take part withdrawn, no more coupons.
 
@@ -766,6 +781,7 @@ def withdraw_household(*, household: Household, withdrawn_by: User | None) -> Ho
             fields=[],
             detail="withdrawn",
         )
+        _household_closed(household, withdrawn_by)
     return household
 
 
@@ -851,6 +867,7 @@ def anonymize_household(*, household: Household, by: User | None = None) -> bool
             action=AuditEntry.Action.ANONYMIZE,
             fields=ANONYMIZED_FIELDS,
         )
+        _household_closed(household, by)
     return True
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
@@ -34,6 +34,10 @@ class CouponsConfig(AppConfig):
         from coupons.exports import household_coupons_section
 
         register_export_section("coupons", household_coupons_section)
+        # A household that leaves the program or is anonymized loses its wallet link.
+        from beneficiaires.services import register_household_closed_hook
+
+        register_household_closed_hook(revoke_wallet_links)
 
 
 def program_committed_value(program: Program) -> Decimal:
@@ -46,3 +50,13 @@ def program_reserved_value(program: Program, organization: Organization | None) 
     from coupons.services import reserved_value
 
     return reserved_value(program=program, organization=organization)
+
+
+def revoke_wallet_links(household: Any, by: Any) -> None:
+    from django.utils import timezone
+
+    from coupons.models import WalletLink
+
+    WalletLink.objects.filter(household=household, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=by
+    )
