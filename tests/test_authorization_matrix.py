@@ -162,6 +162,13 @@ MATRIX: dict[str, Entry] = {
     "coupons:coupon_detail": Entry(
         roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.coupons.first().pk}
     ),
+    "coupons:household_wallet": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.pk}
+    ),
+    # Without a link made a moment ago by the same person, the card sends back to the page.
+    "coupons:household_wallet_card": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.pk}
+    ),
     "marches:program_markets": Entry(roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}),
     "marches:program_market_remove": Entry(
         roles(ADMIN, COORDINATOR),
@@ -203,6 +210,10 @@ PUBLIC = {
     "api:create_redemption",
     "api:get_coupon_verdict",
     "api:get_revocations",
+    # The household's wallet: no account, guarded by the signed link (tests/coupons/test_wallet.py).
+    "coupons:wallet",
+    "coupons:wallet_manifest",
+    "coupons:wallet_sw",
     "api:health",
 }
 
