@@ -26,7 +26,10 @@ run: $(VENV)/.runtime
 	DEBUG=true $(BIN)/python manage.py migrate --noinput
 	DEBUG=true $(BIN)/python manage.py seed_demo
 	@echo "→ http://127.0.0.1:$(PORT)/"
-	DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	@# The background worker (large print jobs) runs beside the server and stops with it.
+	DEBUG=true $(BIN)/python manage.py db_worker --no-reload -v 0 & worker=$$!; \
+		trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+		DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # The whole suite: SQLite (with the browser tests), then the PostgreSQL suite.
 # Under CI=true a missing PostgreSQL or chromium fails the run instead of skipping.
@@ -52,6 +55,7 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 
 bench: $(VENV)/.dev
+	DEBUG=true $(BIN)/python bench/print_coupons.py
 	DEBUG=true $(BIN)/python bench/redemption_api.py --database-url "$(PG_URL)"
 
 clean:

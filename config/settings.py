@@ -209,6 +209,12 @@ TASKS = {
     }
 }
 
+# Large coupon PDFs made by the print jobs (coupons/printing.py): they hold bearer secrets, so
+# they live outside any served folder, are downloaded through a scoped view, and are deleted
+# after PRINT_FILE_DAYS days (the daily `purge_print_files` job, see docs/configuration.md).
+PRINT_ROOT = Path(env.str("PRINT_ROOT", default=str(BASE_DIR / "var" / "print")))
+PRINT_FILE_DAYS = env.int("PRINT_FILE_DAYS", default=7)
+
 # Money: every amount is a Decimal with two places, in this currency unless a program says
 # otherwise.
 DEFAULT_CURRENCY = "CAD"

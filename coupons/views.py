@@ -35,12 +35,8 @@ from beneficiaires.services import format_phone, record_access
 from coupons.forms import DistributionIssueForm
 from coupons.models import Coupon
 from coupons.pdf import render_coupons_pdf
-from coupons.selectors import (
-    household_coupons,
-    household_distributions,
-    printable_coupons,
-    spendable_or_future,
-)
+from coupons.printing import household_print_queryset, iter_printable, program_logo_png
+from coupons.selectors import household_coupons, household_distributions, spendable_or_future
 from coupons.services import (
     IssuanceError,
     issue_household_allotment,
@@ -156,8 +152,8 @@ def household_issue(request: HttpRequest, pk: int) -> HttpResponse:
 def household_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     household = get_object_or_404(households_for(request.user), pk=pk)
     # Only what can still be spent: never an expired, voided or redeemed coupon.
-    coupons = list(spendable_or_future(household_coupons(household), timezone.localdate()))
-    if not coupons:
+    coupons = household_print_queryset(household, timezone.localdate())
+    if not coupons.exists():
         messages.info(
             request,
             _(
@@ -167,11 +163,12 @@ def household_pdf(request: HttpRequest, pk: int) -> HttpResponse:
         )
         return redirect("coupons:household_detail", pk=household.pk)
     pdf = render_coupons_pdf(
-        printable_coupons(coupons),
+        iter_printable(coupons),
         title=_("Coupons du ménage {reference} · {program}").format(
             reference=household.reference, program=household.program.name
         ),
         author=household.organization.name,
+        logo_png=program_logo_png(household.program),
     )
     safe_reference = re.sub(r"[^A-Za-z0-9_-]", "", household.reference) or str(household.pk)
     response = HttpResponse(pdf, content_type="application/pdf")

@@ -17,6 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from beneficiaires.models import AuditEntry, Household
 from comptes.services import create_invitation
+from coupons.models import PrintJob
 from coupons.services import issue_household_allotment
 from tests.conftest import Scope, World
 
@@ -48,6 +49,26 @@ def no_kwargs(scope: Scope) -> dict[str, Any]:
 
 
 EVERYONE = roles(ADMIN, *ROLES)
+
+
+def job(scope: Scope) -> PrintJob:
+    """A finished print of scope's household batch (its file is in the test's PRINT_ROOT)."""
+    from coupons.printing import run_print_job
+
+    batch = scope.household.batches.get()
+    found = PrintJob.objects.filter(batch=batch).first()
+    if found is None:
+        found = PrintJob.objects.create(
+            program=scope.program, batch=batch, requested_by=scope.intervenant, total=1
+        )
+        run_print_job(found.pk)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _print_files_in_a_temporary_folder(settings: Any, tmp_path: Any) -> None:
+    settings.PRINT_ROOT = tmp_path / "print"
+
 
 MATRIX: dict[str, Entry] = {
     "accueil": Entry(EVERYONE, no_kwargs),
@@ -161,6 +182,21 @@ MATRIX: dict[str, Entry] = {
     ),
     "coupons:coupon_detail": Entry(
         roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.coupons.first().pk}
+    ),
+    "coupons:batch_print": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT),
+        lambda s: {"pk": s.household.batches.get().pk},
+        "post",
+    ),
+    "coupons:batch_csv": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.batches.get().pk}
+    ),
+    "coupons:print_job": Entry(roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": job(s).pk}),
+    "coupons:print_job_download": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": job(s).pk}
+    ),
+    "coupons:print_job_delete": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": job(s).pk}
     ),
     "coupons:household_wallet": Entry(
         roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.pk}

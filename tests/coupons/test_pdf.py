@@ -20,6 +20,7 @@ from coupons.pdf import (
     coupon_slot_layout,
     format_money_fr,
     render_coupons_pdf,
+    stream_coupons_pdf,
 )
 from tests.qr_images import crop_around, decode_qr_codes, render_pdf_page
 
@@ -187,3 +188,125 @@ def _overlaps(a: Rect, b: Rect) -> bool:
         and a.y < b.y + b.height
         and b.y < a.y + a.height
     )
+
+
+# --- Streaming, logo, progress -------------------------------------------------------------------
+
+
+def png_logo(width: int = 120, height: int = 80) -> bytes:
+    """A logo of random pixels: it does not compress, so its embedded size shows."""
+    from PIL import Image
+
+    noise = random.Random(width * height).randbytes(width * height * 3)
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (width, height), noise).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_pages_can_come_from_a_generator_without_a_length() -> None:
+    coupons = make_coupons(11, seed=5)
+
+    pdf = render_coupons_pdf((coupon for coupon in coupons), title="Flux")
+
+    texts = page_texts(pdf)
+    assert len(texts) == 2
+    assert [qr.text for qr in decode_qr_codes(render_pdf_page(pdf, 1, dpi=150))] == [
+        coupon.qr_text for coupon in coupons[8:]
+    ]
+    # Without a length the pages are numbered without a total; with one, "n / N".
+    assert "Page 2" in texts[1]
+    assert "Page 2 / 2" not in texts[1]
+    assert "Page 2 / 2" in page_texts(render_coupons_pdf(coupons, title="Liste"))[1]
+
+
+def test_an_empty_generator_raises_before_writing_anything() -> None:
+    out = io.BytesIO()
+    with pytest.raises(ValueError):
+        stream_coupons_pdf(iter([]), out, title="Rien")
+    assert out.getvalue() == b""
+
+
+def test_each_page_is_written_as_soon_as_it_is_drawn() -> None:
+    coupons = make_coupons(20, seed=8)
+    out = io.BytesIO()
+    reports: list[tuple[int, int]] = []
+
+    printed = stream_coupons_pdf(
+        iter(coupons),
+        out,
+        title="Flux",
+        total=len(coupons),
+        progress=lambda done: reports.append((done, out.tell())),
+    )
+
+    assert printed == 20
+    # One report per page, with the count so far; the file grows with every page (pages are
+    # not held until the end), and the end of the file comes after the last report.
+    assert [done for done, _ in reports] == [8, 16, 20]
+    sizes = [size for _, size in reports]
+    assert sizes[0] > 5_000
+    assert sizes[0] < sizes[1] < sizes[2] < len(out.getvalue())
+    reader = pypdf.PdfReader(io.BytesIO(out.getvalue()), strict=True)
+    assert len(reader.pages) == 3
+    assert coupons[19].manual_code in reader.pages[2].extract_text()
+
+
+def test_the_logo_is_on_every_coupon_and_embedded_once() -> None:
+    coupons = make_coupons(17, seed=3)
+    pdf = render_coupons_pdf(coupons, title="Logo", logo_png=png_logo(900, 600))
+
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 3
+    for page in reader.pages:
+        assert len(page.images) == 1
+    # One image object in the whole file, drawn once per coupon (through one form).
+    assert pdf.count(b"/Subtype /Image") == 1
+    content = reader.pages[0].get_contents()
+    assert content is not None
+    assert content.get_data().count(b"/FormXob.logo Do") == COUPONS_PER_PAGE
+    # A large logo (1.6 MB of pixels) is scaled down before it is embedded.
+    assert len(pdf) < len(render_coupons_pdf(coupons, title="Logo")) + 100_000
+    # The logo sits in its zone, and the QR codes still decode.
+    image = render_pdf_page(pdf, 0, dpi=DPI)
+    left, top, right, bottom = coupon_slot_layout(0).logo_zone.to_pixels(DPI)
+    logo_pixels = image.crop((left, top, right, bottom)).getcolors(maxcolors=1_000_000)
+    assert logo_pixels is not None and len(logo_pixels) > 100  # noise, not blank paper
+    assert [qr.text for qr in decode_qr_codes(image)] == [c.qr_text for c in coupons[:8]]
+
+
+def test_a_logo_that_is_not_an_image_is_refused() -> None:
+    with pytest.raises(ValueError):
+        render_coupons_pdf(make_coupons(1), title="Logo", logo_png=b"not a png")
+
+
+def test_without_a_logo_there_is_no_image() -> None:
+    pdf = render_coupons_pdf(make_coupons(3), title="Sans logo")
+    assert b"/Subtype /Image" not in pdf
+    assert len(pypdf.PdfReader(io.BytesIO(pdf)).pages[0].images) == 0
+
+
+def test_the_value_is_the_biggest_text_on_the_coupon() -> None:
+    coupons = [replace(coupon, value=Decimal("10.00")) for coupon in make_coupons(2)]
+    page = pypdf.PdfReader(io.BytesIO(render_coupons_pdf(coupons, title="Valeur"))).pages[0]
+    sizes: dict[str, float] = {}
+
+    def visit(text: str, cm: object, tm: object, font: object, size: float) -> None:
+        if text.strip():
+            sizes[text.strip()] = max(size, sizes.get(text.strip(), 0.0))
+
+    page.extract_text(visitor_text=visit)
+    value = format_money_fr(Decimal("10.00"))
+    assert sizes[value] >= 24
+    assert sizes[value] == max(sizes.values())
+    assert "Aucune monnaie rendue / No change given" in sizes
+
+
+def test_text_outside_winansi_is_approximated_not_boxed() -> None:
+    coupon = replace(
+        make_coupons(1)[0],
+        program_name="Programme «Ŵ» – Kuujjuaq ᐃᓄᒃᑎᑐᑦ",
+        categories=("Fruits (été) \\ légumes",),
+    )
+    text = page_texts(render_coupons_pdf([coupon], title="Ŵ"))[0]
+    assert "Programme «W» – Kuujjuaq" in text
+    assert "Fruits (été) \\ légumes" in text
