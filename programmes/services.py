@@ -252,7 +252,7 @@ def _validate(setup: ProgramSetup) -> _Settings:
             "distributions_exceed_season",
             _(
                 "La dernière distribution aurait lieu le {date}, après la fin de la saison : "
-                "réduisez le nombre de distributions ou leur fréquence, ou allongez la saison."
+                "réduisez le nombre de distributions, rapprochez-les ou allongez la saison."
             ).format(date=formats.date_format(last_distribution, "DATE_FORMAT")),
             "distribution_count",
         )
