@@ -41,6 +41,10 @@ def bearer(world: Any, counts: dict[str, int], **fields: Any) -> BearerRequest:
     )
 
 
+def first_coupon(batch: IssuanceBatch) -> Coupon:
+    return batch.coupons.order_by("serial")[0]
+
+
 def allotment(world: Any) -> IssuanceBatch:
     return issue_household_allotment(
         household=world.a.household, issued_by=world.a.intervenant, idempotency_key=uuid.uuid4()
@@ -199,7 +203,7 @@ def test_voided_coupons_are_refused_by_the_api_and_listed_for_scanners(
     client: Client, world: Any
 ) -> None:
     batch = allotment(world)
-    lost = batch.coupons.order_by("serial").first()
+    lost = first_coupon(batch)
     result = void_coupons(coupons=[lost], reason="lost", voided_by=world.a.intervenant)
 
     headers = {"Authorization": f"Bearer {world.a.token}"}
@@ -243,7 +247,7 @@ def test_the_revocation_list_leaves_out_other_programs_and_expired_coupons(
 
 def test_a_redeemed_coupon_cannot_be_voided(world: Any) -> None:
     batch = allotment(world)
-    spent = batch.coupons.first()
+    spent = first_coupon(batch)
     Coupon.objects.filter(pk=spent.pk).update(status="redeemed", redeemed_at=timezone.now())
 
     result = void_coupons(coupons=[spent], reason="lost", voided_by=world.a.intervenant)
@@ -253,7 +257,7 @@ def test_a_redeemed_coupon_cannot_be_voided(world: Any) -> None:
 
 
 def test_another_reason_needs_a_precision(world: Any) -> None:
-    coupon = allotment(world).coupons.first()
+    coupon = first_coupon(allotment(world))
     with pytest.raises(IssuanceError) as error:
         void_coupons(coupons=[coupon], reason="other", note="  ", voided_by=world.a.intervenant)
     assert error.value.code == "note_required"
@@ -293,7 +297,7 @@ def test_a_replacement_has_the_same_value_and_validity_and_is_issued_once(world:
 
 
 def test_a_coupon_is_replaced_at_most_once(world: Any) -> None:
-    coupon = allotment(world).coupons.first()
+    coupon = first_coupon(allotment(world))
     replace_coupons(
         coupons=[coupon],
         reason="lost",
@@ -313,7 +317,7 @@ def test_a_coupon_is_replaced_at_most_once(world: Any) -> None:
 
 def test_the_household_page_voids_and_replaces_a_lost_coupon(client: Client, world: Any) -> None:
     batch = allotment(world)
-    lost = batch.coupons.order_by("serial").first()
+    lost = first_coupon(batch)
     client.force_login(world.a.intervenant)
     url = reverse("coupons:household_void", kwargs={"pk": world.a.household.pk})
     key = client.get(url).context["form"].initial["idempotency_key"]
@@ -415,7 +419,7 @@ def test_a_bearer_batch_is_voided_by_serials(client: Client, world: Any) -> None
 
 def test_a_coupons_page_tells_its_chain_of_custody(client: Client, world: Any) -> None:
     batch = allotment(world)
-    coupon = batch.coupons.order_by("serial").first()
+    coupon = first_coupon(batch)
     client.post(
         "/api/v1/redemptions",
         {"code": qr_text_for(coupon), "client_id": str(uuid.uuid4())},
