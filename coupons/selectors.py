@@ -35,7 +35,8 @@ def resolve_scanned_code(text: str) -> Coupon:
     A QR text is verified (structure, then Ed25519 signature) before the database is asked; a
     manual code's check symbol likewise. The one exception: a well-formed QR whose key id this
     process does not know yet reloads the keys (a rotation done elsewhere), at most once per
-    coupons.keys.RELOAD_INTERVAL. Raises CodeError("invalid_code" | "bad_signature").
+    coupons.keys.RELOAD_INTERVAL. Raises CodeError with "invalid_code" (damaged or mistyped),
+    "bad_signature" (not signed by us) or "unknown_code" (well formed, but no such coupon).
     """
     normalized = codes.normalize(text)
     if signing.is_qr_text(normalized):
@@ -53,7 +54,8 @@ def resolve_scanned_code(text: str) -> Coupon:
         Coupon.objects.select_related("program", "program__territory").filter(code=code).first()
     )
     if coupon is None or (program_id is not None and coupon.program_id != program_id):
-        raise CodeError("invalid_code")
+        # Well formed (and, for a QR, signed by us), yet no such coupon here.
+        raise CodeError("unknown_code")
     return coupon
 
 

@@ -14,7 +14,8 @@ from pydantic import field_validator
 
 from coupons.selectors import revoked_codes
 from marches.models import Device
-from marches.services import Verdict, authenticate_device, check_coupon, redeem_coupon
+from marches.redemptions import MAX_BATCH, Scan, Verdict, check_coupon, redeem_coupon, sync_scans
+from marches.services import authenticate_device
 from programmes.models import ProductCategory
 
 
@@ -43,7 +44,15 @@ class RedemptionIn(Schema):
         None,
         description=(
             "When the scan happened, with its time zone, at most "
-            f"{MAX_SCAN_AGE.days} days ago; a time in the future is replaced by the server's."
+            f"{MAX_SCAN_AGE.days} days ago; a time in the future is replaced by the server's. "
+            "Validity is judged on that day."
+        ),
+    )
+    offline: bool = Field(
+        False,
+        description=(
+            "The scanner accepted this coupon while offline (the food was given): a coupon "
+            "already redeemed then gives a conflict for review (202) instead of a refusal."
         ),
     )
 
@@ -69,12 +78,15 @@ class CouponOut(Schema):
 
 
 class VerdictOut(Schema):
-    status: str = Field(..., description="accepted, valid (check only) or rejected")
+    status: str = Field(
+        ..., description="accepted, valid (check only), conflict (offline, for review), rejected"
+    )
     reason: str | None = Field(
         None,
         description=(
-            "already_redeemed, expired, not_yet_valid, void, not_accepted_here (409); "
-            "invalid_code, bad_signature (422)"
+            "already_redeemed, expired, not_yet_valid, void, not_accepted_here, "
+            "client_id_reused, conflict_refused, undone (409); in_review, void (202); "
+            "invalid_code, bad_signature, unknown_code (422)"
         ),
     )
     detail: str = Field(..., description="One sentence in the request's language.")
@@ -119,9 +131,13 @@ def _body(verdict: Verdict, device: Device) -> dict[str, Any]:
     return body
 
 
+def _category(slug: str | None, known: dict[str, ProductCategory]) -> ProductCategory | None:
+    return known.get(slug.strip().lower()) if slug else None
+
+
 @router.post(
     "/redemptions",
-    response={201: VerdictOut, 409: VerdictOut, 422: VerdictOut, 401: ErrorOut},
+    response={201: VerdictOut, 202: VerdictOut, 409: VerdictOut, 422: VerdictOut, 401: ErrorOut},
     summary="Redeem a coupon",
 )
 def create_redemption(request: HttpRequest, payload: RedemptionIn) -> Status:
@@ -142,8 +158,68 @@ def create_redemption(request: HttpRequest, payload: RedemptionIn) -> Status:
         category=category,
         scanned_at=payload.scanned_at,
         device=device,
+        offline=payload.offline,
     )
     return Status(verdict.http_status, _body(verdict, device))
+
+
+class BatchIn(Schema):
+    items: list[RedemptionIn] = Field(
+        ..., max_length=MAX_BATCH, description=f"At most {MAX_BATCH} scans, in any order."
+    )
+
+
+class BatchItemOut(VerdictOut):
+    client_id: uuid.UUID
+    http_status: int = Field(..., description="What POST /redemptions would have answered.")
+
+
+class BatchOut(Schema):
+    results: list[BatchItemOut]
+
+
+@router.post(
+    "/redemptions/batch",
+    response={200: BatchOut, 401: ErrorOut, 422: VerdictOut},
+    summary="Send a scanner's queue of scans (idempotent per client_id)",
+)
+def create_redemptions_batch(request: HttpRequest, payload: BatchIn) -> Status:
+    """Each item is redeemed as `POST /redemptions` would (with `offline` true unless the item
+    says otherwise), in any order and any number of times; the answers come in the order of
+    the items."""
+    device: Device = request.auth  # type: ignore[attr-defined]
+    slugs = {item.category.strip().lower() for item in payload.items if item.category}
+    known = {c.slug: c for c in ProductCategory.objects.filter(slug__in=slugs)}
+    results: list[dict[str, Any] | None] = [None] * len(payload.items)
+    scans: list[Scan] = []
+    positions: list[int] = []
+    for index, item in enumerate(payload.items):
+        if item.category and item.category.strip().lower() not in known:
+            verdict = Verdict("rejected", "not_accepted_here", context={"category": item.category})
+            results[index] = {
+                **_body(verdict, device),
+                "client_id": item.client_id,
+                "http_status": verdict.http_status,
+            }
+            continue
+        offline = item.offline or "offline" not in item.model_fields_set
+        scans.append(
+            Scan(
+                code=item.code,
+                client_id=item.client_id,
+                category=_category(item.category, known),
+                scanned_at=item.scanned_at,
+                offline=offline,
+            )
+        )
+        positions.append(index)
+    for index, verdict in zip(positions, sync_scans(scans=scans, device=device), strict=True):
+        results[index] = {
+            **_body(verdict, device),
+            "client_id": payload.items[index].client_id,
+            "http_status": verdict.http_status,
+        }
+    return Status(200, {"results": results})
 
 
 @router.get(
@@ -155,7 +231,7 @@ def get_coupon_verdict(request: HttpRequest, code: str) -> Status:
     device: Device = request.auth  # type: ignore[attr-defined]
     if len(code) > 512:
         return Status(422, _body(Verdict("rejected", "invalid_code"), device))
-    verdict = check_coupon(code=code, market=device.market)
+    verdict = check_coupon(code=code, market=device.market, vendor=device.vendor)
     return Status(verdict.http_status, _body(verdict, device))
 
 

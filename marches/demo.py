@@ -45,7 +45,8 @@ from coupons.services import (
     replace_coupons,
 )
 from marches.models import Device, Market, Vendor
-from marches.services import TOKEN_PREFIX, hash_token, redeem_coupon
+from marches.redemptions import redeem_coupon
+from marches.services import TOKEN_PREFIX, hash_token
 from programmes.models import AllotmentRule, Denomination, ProductCategory, Program, Territory
 
 PASSWORD = "demo-coupons-2026"

@@ -17,6 +17,8 @@ class Market(models.Model):
     slug = models.SlugField(_("identifiant"), unique=True, max_length=60)
     city = models.CharField(_("municipalité"), max_length=120)
     address = models.CharField(_("adresse"), max_length=255, blank=True)
+    season_start = models.DateField(_("début de la saison"), null=True, blank=True)
+    season_end = models.DateField(_("fin de la saison"), null=True, blank=True)
     programs = models.ManyToManyField(
         Program, related_name="markets", blank=True, verbose_name=_("programmes acceptés")
     )
@@ -36,8 +38,39 @@ class Market(models.Model):
         return self.name
 
 
+class MarketDay(models.Model):
+    """A day the market is open, with its hours (a farm stand may have none)."""
+
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="days")
+    date = models.DateField(_("date"))
+    opens_at = models.TimeField(_("ouverture"), null=True, blank=True)
+    closes_at = models.TimeField(_("fermeture"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("journée de marché")
+        verbose_name_plural = _("journées de marché")
+        constraints = [
+            models.UniqueConstraint(fields=["market", "date"], name="market_day_unique_date"),
+            models.CheckConstraint(
+                condition=models.Q(opens_at__isnull=True)
+                | models.Q(closes_at__isnull=True)
+                | models.Q(closes_at__gt=models.F("opens_at")),
+                name="market_day_closes_after_opening",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.market} {self.date}"
+
+
 class Vendor(models.Model):
     """A producer or processor who sells at one or more markets (or at its own farm stand)."""
+
+    class Payout(models.TextChoices):
+        DOLLARS = "dollars", _("En dollars canadiens")
+        LOCAL = "local", _("En monnaie locale (si le programme en a une)")
 
     name = models.CharField(_("nom de l'entreprise"), max_length=160)
     slug = models.SlugField(_("identifiant"), unique=True, max_length=60)
@@ -52,6 +85,9 @@ class Vendor(models.Model):
         related_name="vendor_memberships",
         blank=True,
         verbose_name=_("personnes"),
+    )
+    payout = models.CharField(
+        _("remboursement"), max_length=10, choices=Payout.choices, default=Payout.DOLLARS
     )
 
     class Meta:
@@ -91,10 +127,24 @@ class Device(models.Model):
 
 
 class Redemption(models.Model):
-    """A coupon accepted by a vendor at a market: the money the vendor is owed."""
+    """A scan by which a vendor gave food for a coupon: the money the vendor may be owed.
+
+    One row per scan (`client_id`). At most one row per coupon is `accepted` (the database
+    refuses a second). A coupon scanned offline by two devices gives one `accepted` row (the
+    first scan in `scanned_at` order) and `conflict` rows, which a coordinator honours (a
+    recorded loss, reimbursed) or refuses. A vendor's mistaken scan undone within minutes is
+    `undone`. Only accepted and honoured rows are reimbursed, each on at most one statement.
+    """
 
     class Status(models.TextChoices):
         ACCEPTED = "accepted", _("Accepté")
+        CONFLICT = "conflict", _("En examen (scanné deux fois)")
+        HONOURED = "honoured", _("Honoré (perte consignée)")
+        REFUSED = "refused", _("Refusé après examen")
+        UNDONE = "undone", _("Annulé par le marchand")
+
+    # What a vendor is paid for.
+    REIMBURSABLE = (Status.ACCEPTED, Status.HONOURED)
 
     coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions")
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="redemptions")
@@ -112,8 +162,23 @@ class Redemption(models.Model):
     client_id = models.UUIDField(unique=True)
     value = models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
+    # Made by a scanner that was offline: the vendor gave the food before the server knew.
+    offline = models.BooleanField(default=False)
     scanned_at = models.DateTimeField()
     recorded_at = models.DateTimeField(default=timezone.now)
+    # The undo of a mistaken scan, or the coordinator's decision on a conflict.
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decision_reason = models.CharField(_("motif"), max_length=300, blank=True)
+    statement = models.ForeignKey(
+        "Statement",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="redemptions",
+    )
 
     class Meta:
         ordering = ["-recorded_at"]
@@ -127,10 +192,17 @@ class Redemption(models.Model):
                 name="redemption_one_accepted_per_coupon",
             ),
             models.CheckConstraint(condition=models.Q(value__gt=0), name="redemption_positive"),
+            # Only what a vendor is paid for goes on a statement.
+            models.CheckConstraint(
+                condition=models.Q(statement__isnull=True)
+                | models.Q(status__in=["accepted", "honoured"]),
+                name="redemption_statement_only_if_reimbursable",
+            ),
         ]
         indexes = [
             models.Index(fields=["vendor", "recorded_at"]),
             models.Index(fields=["market", "recorded_at"]),
+            models.Index(fields=["coupon", "status"]),
         ]
 
     def __str__(self) -> str:
@@ -162,3 +234,64 @@ class ScanRejection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} @ {self.market}"
+
+
+class Statement(models.Model):
+    """What a program owes a vendor for a period: its accepted redemptions and honoured
+    conflicts, each on one statement only. Drafted, approved, then marked paid."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Brouillon")
+        APPROVED = "approved", _("Approuvé")
+        PAID = "paid", _("Payé")
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="statements")
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="statements")
+    period_start = models.DateField(_("du"))
+    period_end = models.DateField(_("au"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    total = models.DecimalField(
+        _("total"), max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES
+    )
+    redemption_count = models.PositiveIntegerField(default=0)
+    # The vendor's choice and the program's rate when the statement was made.
+    payout = models.CharField(max_length=10, choices=Vendor.Payout.choices)
+    local_currency = models.CharField(max_length=40, blank=True)
+    local_rate = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    local_total = models.DecimalField(
+        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, null=True, blank=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    paid_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    paid_at = models.DateTimeField(null=True, blank=True)
+    paid_reference = models.CharField(_("référence du paiement"), max_length=80, blank=True)
+
+    class Meta:
+        ordering = ["-period_end", "-pk"]
+        verbose_name = _("relevé de remboursement")
+        verbose_name_plural = _("relevés de remboursement")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(period_end__gte=models.F("period_start")),
+                name="statement_period_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(total__gte=0), name="statement_total_positive"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="paid") | ~models.Q(paid_reference=""),
+                name="statement_paid_has_reference",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor} {self.period_start}–{self.period_end}"

@@ -35,6 +35,7 @@ from marches.forms import (
     parse_date,
 )
 from marches.models import Market, Vendor
+from marches.redemptions import redeem_coupon
 from marches.services import (
     DeviceError,
     MarketError,
@@ -42,7 +43,6 @@ from marches.services import (
     create_device,
     create_market,
     create_vendor,
-    redeem_coupon,
     remove_market_from_program,
     revoke_device,
 )

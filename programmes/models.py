@@ -107,6 +107,35 @@ class Program(models.Model):
             "la fin de la saison. Vide : jusqu'à la fin de la saison."
         ),
     )
+    # Offline scanning: what one scanner may accept before it syncs again (0: no offline).
+    offline_max_count = models.PositiveSmallIntegerField(
+        _("coupons hors ligne par appareil (au plus)"),
+        default=20,
+        help_text=_("Un lecteur hors ligne refuse au-delà, jusqu'au retour du réseau."),
+    )
+    offline_max_value = models.DecimalField(
+        _("valeur hors ligne par appareil (au plus)"),
+        max_digits=MONEY_MAX_DIGITS,
+        decimal_places=MONEY_DECIMAL_PLACES,
+        default=Decimal("100.00"),
+        validators=[MinValueValidator(Decimal("0.00"))],
+    )
+    # A local currency (Outaouais): vendors may be reimbursed in it at this rate.
+    local_currency = models.CharField(
+        _("monnaie locale"),
+        max_length=40,
+        blank=True,
+        help_text=_("Son nom, si les marchand·es peuvent être remboursé·es en monnaie locale."),
+    )
+    local_rate = models.DecimalField(
+        _("taux de la monnaie locale"),
+        max_digits=10,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.0001"))],
+        help_text=_("Unités de monnaie locale pour 1 $ CA."),
+    )
     categories = models.ManyToManyField(
         ProductCategory,
         related_name="programs",
@@ -135,6 +164,11 @@ class Program(models.Model):
             models.CheckConstraint(
                 condition=models.Q(distribution_count__gte=1),
                 name="program_at_least_one_distribution",
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(local_currency="") & models.Q(local_rate__isnull=True))
+                | (~models.Q(local_currency="") & models.Q(local_rate__gt=0)),
+                name="program_local_currency_has_a_rate",
             ),
         ]
 

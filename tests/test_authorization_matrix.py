@@ -244,6 +244,7 @@ PUBLIC = {
     "api:openapi-view",
     "api:api-root",
     "api:create_redemption",
+    "api:create_redemptions_batch",
     "api:get_coupon_verdict",
     "api:get_revocations",
     # The household's wallet: no account, guarded by the signed link (tests/coupons/test_wallet.py).

@@ -15,7 +15,8 @@ from comptes.models import Role, User
 from coupons import codes
 from coupons.models import Coupon, IssuanceBatch
 from marches.models import Device, Market, Redemption, ScanRejection
-from marches.services import authenticate_device, check_coupon
+from marches.redemptions import check_coupon
+from marches.services import authenticate_device
 from programmes.models import Program
 
 pytestmark = pytest.mark.django_db

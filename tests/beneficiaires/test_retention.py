@@ -25,7 +25,7 @@ from beneficiaires.tasks import apply_retention_task
 from coupons.models import Coupon
 from coupons.selectors import coupon_totals
 from coupons.services import issue_household_allotment
-from marches.services import redeem_coupon
+from marches.redemptions import redeem_coupon
 from programmes.models import Program
 from rapports.selectors import program_dashboard
 from tests import factories as f

@@ -5,17 +5,20 @@ from __future__ import annotations
 import datetime
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from coupons import codes
 from coupons.models import Coupon
 from coupons.selectors import qr_text_for
 from marches.models import Redemption, ScanRejection
 from marches.services import revoke_device
-from tests.factories import CouponFactory, ProgramFactory
+from tests.factories import CouponFactory, ProgramFactory, VendorFactory, make_device
 
 pytestmark = [pytest.mark.django_db, pytest.mark.api]
 
@@ -114,19 +117,42 @@ def test_a_client_id_reused_for_another_code_is_refused(client: Client, world: A
     assert two.status == Coupon.Status.ISSUED
 
 
-def test_a_second_scan_says_when_and_where_it_was_redeemed(client: Client, world: Any) -> None:
-    coupon = CouponFactory(program=world.a.program)
-    post(client, world.a.token, scan(coupon.code))
+def at_10_42() -> datetime.datetime:
+    """Today at 10:42 in Quebec, as a scanner's clock would say."""
+    return datetime.datetime.combine(
+        timezone.localdate(), datetime.time(10, 42), tzinfo=ZoneInfo("America/Toronto")
+    )
 
-    response = post(client, world.a.token, scan(coupon.code))
+
+def test_a_second_scan_by_the_same_vendor_says_by_you_and_when(client: Client, world: Any) -> None:
+    coupon = CouponFactory(program=world.a.program)
+    with time_machine.travel(at_10_42()):
+        post(client, world.a.token, scan(coupon.code))
+        response = post(client, world.a.token, scan(coupon.code))
 
     assert response.status_code == 409
     body = response.json()
-    assert body["status"] == "rejected"
-    assert body["reason"] == "already_redeemed"
-    assert world.a.market.name in body["detail"]
-    assert world.a.vendor.name in body["detail"]
+    assert (body["status"], body["reason"]) == ("rejected", "already_redeemed")
+    day = date_format(timezone.localdate(), "DATE_FORMAT")
+    assert body["detail"] == f"Déjà échangé par vous à 10\xa0h\xa042 (le {day})."
     assert Redemption.objects.count() == 1
+
+
+def test_a_scan_of_a_coupon_another_vendor_took_says_where_and_when(
+    client: Client, world: Any
+) -> None:
+    coupon = CouponFactory(program=world.a.program)
+    other = VendorFactory(name="Ferme voisine", market=world.a.market)
+    _device, token = make_device(other, world.a.market)
+    with time_machine.travel(at_10_42()):
+        post(client, token, scan(coupon.code))
+        response = post(client, world.a.token, scan(coupon.code))
+
+    detail = response.json()["detail"]
+    day = date_format(timezone.localdate(), "DATE_FORMAT")
+    assert f"par un autre marchand le {day} à 10\xa0h\xa042" in detail
+    assert world.a.market.name in detail
+    assert "Ferme voisine" not in detail
 
 
 def test_the_detail_follows_the_request_language(client: Client, world: Any) -> None:

@@ -17,7 +17,7 @@ from django.db import connection, connections
 
 from coupons.models import Coupon
 from marches.models import Redemption
-from marches.services import Verdict, redeem_coupon
+from marches.redemptions import Verdict, redeem_coupon
 from tests.factories import CouponFactory, MarketFactory, ProgramFactory, VendorFactory
 
 THREADS = 20

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from marches.models import Market, Redemption, Vendor
-from marches.services import redeem_coupon
+from marches.redemptions import redeem_coupon
 from tests.factories import CouponFactory, MarketFactory, VendorFactory
 
 pytestmark = pytest.mark.django_db

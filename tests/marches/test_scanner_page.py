@@ -111,7 +111,7 @@ def test_a_second_scan_says_already_redeemed_with_the_market(
     assert 'data-status="rejected"' in html
     assert 'data-reason="already_redeemed"' in html
     assert "Déjà échangé" in html
-    assert "— Marché a, Ferme a." in html
+    assert "Déjà échangé par vous à" in html
     assert Redemption.objects.count() == 1
 
 
@@ -147,7 +147,7 @@ def test_an_invalid_code_is_refused(vendor_client: Client, world: Any) -> None:
     response = fetch_scan(vendor_client, world.a, "ABCD-EFGH-JKMN-PQ")
 
     assert response.status_code == 422
-    assert "Code invalide" in response.content.decode()
+    assert "Code abîmé" in response.content.decode()
     assert 'data-reason="invalid_code"' in response.content.decode()
     assert Redemption.objects.count() == 0
 

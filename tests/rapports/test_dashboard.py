@@ -20,7 +20,7 @@ from coupons.models import Coupon
 from coupons.selectors import Figure
 from coupons.services import issue_household_allotment
 from marches.models import Market, Vendor
-from marches.services import redeem_coupon
+from marches.redemptions import redeem_coupon
 from programmes.money import format_money
 from rapports import selectors
 from tests import factories as f
