@@ -10,6 +10,7 @@ from ninja.errors import AuthenticationError, ValidationError
 
 from marches.api import health_router
 from marches.api import router as redemptions_router
+from marches.scanner_api import router as scanner_router
 
 api = NinjaAPI(
     title="Coupons nourriciers API",
@@ -19,6 +20,7 @@ api = NinjaAPI(
 )
 api.add_router("", redemptions_router)
 api.add_router("", health_router)
+api.add_router("", scanner_router)
 
 
 @api.exception_handler(ValidationError)

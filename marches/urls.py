@@ -1,10 +1,10 @@
-from django.urls import path
+from django.urls import URLPattern, path
 
-from marches import views
+from marches import scanner_views, statement_views, views
 
 app_name = "marches"
 
-urlpatterns = [
+urlpatterns: list[URLPattern] = [
     path(
         "programmes/<slug:slug>/marches/",
         views.program_markets,
@@ -30,3 +30,5 @@ urlpatterns = [
         name="scanner",
     ),
 ]
+urlpatterns += scanner_views.urlpatterns
+urlpatterns += statement_views.urlpatterns
