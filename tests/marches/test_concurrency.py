@@ -124,3 +124,35 @@ def test_on_sqlite_twenty_threads_never_redeem_twice() -> None:
     if connection.vendor != "sqlite":
         pytest.skip("the SQLite variant of the race")
     twenty_scanners_race(*the_world())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_five_devices_syncing_one_coupon_at_once_give_one_acceptance_the_earliest() -> None:
+    import datetime
+
+    from django.utils import timezone
+
+    from marches.redemptions import Scan, sync_scans
+    from tests.factories import make_device
+
+    assert connection.vendor == "postgresql"
+    coupon, _vendor, market = the_world()
+    devices = [make_device(VendorFactory(market=market), market)[0] for _ in range(5)]
+    start = timezone.now() - datetime.timedelta(hours=1)
+    scans = [
+        Scan(
+            code=coupon.code,
+            client_id=uuid.uuid4(),
+            scanned_at=start + datetime.timedelta(minutes=i),
+            offline=True,
+        )
+        for i in range(5)
+    ]
+
+    results = run_at_once(5, lambda i: sync_scans(scans=[scans[i]], device=devices[i])[0])
+
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    rows = {r.client_id: r.status for r in Redemption.objects.filter(coupon=coupon)}
+    assert rows[scans[0].client_id] == Redemption.Status.ACCEPTED
+    assert sorted(rows.values()) == ["accepted"] + ["conflict"] * 4
