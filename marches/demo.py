@@ -44,8 +44,8 @@ from coupons.services import (
     mark_batch_delivered,
     replace_coupons,
 )
-from marches.models import Device, Market, Vendor
-from marches.redemptions import redeem_coupon
+from marches.models import Device, Market, Redemption, Vendor
+from marches.redemptions import Scan, redeem_coupon, sync_scans
 from marches.services import TOKEN_PREFIX, hash_token
 from programmes.models import AllotmentRule, Denomination, ProductCategory, Program, Territory
 
@@ -361,6 +361,7 @@ def seed(today: datetime.date | None = None) -> DemoWorld:
                 ),
             )
         _redemptions(households, devices, today)
+        _an_offline_double_scan(households, devices)
         _bearer_batches(programs, organizations, users, today)
         _a_lost_coupon(households, users)
     return DemoWorld(
@@ -372,6 +373,37 @@ def seed(today: datetime.date | None = None) -> DemoWorld:
         devices=devices,
         households=households,
     )
+
+
+def _an_offline_double_scan(households: list[Household], devices: list[DemoDevice]) -> None:
+    """Two scanners at Portneuf's markets took the same coupon while offline: one accepted scan
+    and one conflict for the coordinators' review queue."""
+    program = households[0].program
+    scanners = [d for d in devices if d.market.programs.filter(pk=program.pk).exists()][:2]
+    household = next(
+        (h for h in households if h.program_id == program.pk and h is not households[0]), None
+    )
+    if len(scanners) < 2 or household is None:
+        return
+    coupon = household.coupons.filter(status=Coupon.Status.ISSUED).order_by("-serial").first()
+    already = Redemption.objects.filter(client_id=uuid.uuid5(NAMESPACE, "double:0")).first()
+    if already is not None:
+        coupon = already.coupon
+    if coupon is None:
+        return
+    start = timezone.now() - datetime.timedelta(hours=3)
+    for index, scanner in enumerate(scanners):
+        sync_scans(
+            scans=[
+                Scan(
+                    code=coupon.code,
+                    client_id=uuid.uuid5(NAMESPACE, f"double:{index}"),
+                    scanned_at=start + datetime.timedelta(minutes=12 * index),
+                    offline=True,
+                )
+            ],
+            device=Device.objects.get(token_hash=hash_token(scanner.token)),
+        )
 
 
 def _bearer_batches(
