@@ -114,7 +114,7 @@ def spendable_or_future(coupons: QuerySet[Coupon], today: datetime.date) -> Quer
 
 def household_coupons(household: Household) -> QuerySet[Coupon]:
     return (
-        household.coupons.select_related("program", "household")
+        household.coupons.select_related("program", "household", "replacement")
         .prefetch_related("program__categories")
         .order_by("valid_from", "-value", "serial")
     )

@@ -136,6 +136,30 @@ def _serial(program: Program, batch: IssuanceBatch, index: int) -> str:
     return f"{program.serial_prefix}-{batch.pk:05d}-{index:02d}"
 
 
+def _new_coupons(batch: IssuanceBatch, items: Iterable[PlannedCoupon | Coupon]) -> list[Coupon]:
+    """The batch's coupons, one for each planned coupon (or voided one it replaces), each with
+    a fresh manual code, numbered in the batch."""
+    program = batch.program
+    return Coupon.objects.bulk_create(
+        (
+            Coupon(
+                program=program,
+                batch=batch,
+                household_id=batch.household_id,
+                serial=_serial(program, batch, index),
+                code=codes.generate_code(),
+                value=item.value,
+                distribution=item.distribution,
+                valid_from=item.valid_from,
+                valid_until=item.valid_until,
+                replaces=item if isinstance(item, Coupon) else None,
+            )
+            for index, item in enumerate(items, start=1)
+        ),
+        batch_size=1000,
+    )
+
+
 def _replayed(idempotency_key: uuid.UUID, **expected: Any) -> IssuanceBatch | None:
     """The batch an earlier request with this key made, if any; the key cannot serve another
     request (another household, another kind of issuance)."""
@@ -264,20 +288,7 @@ def issue_household_allotment(
                 coupon_count=len(planned),
                 total_value=total,
             )
-            Coupon.objects.bulk_create(
-                Coupon(
-                    program=program,
-                    batch=batch,
-                    household=household,
-                    serial=_serial(program, batch, index),
-                    code=codes.generate_code(),
-                    value=item.value,
-                    distribution=item.distribution,
-                    valid_from=item.valid_from,
-                    valid_until=item.valid_until,
-                )
-                for index, item in enumerate(planned, start=1)
-            )
+            _new_coupons(batch, planned)
         return batch
 
     return _once(idempotency_key, make, household_id=household.pk)
@@ -322,23 +333,14 @@ def issue_bearer_batch(
                 total_value=total,
                 note=request.note.strip(),
             )
-            values = [
-                value for value in sorted(counts, reverse=True) for _n in range(counts[value])
-            ]
-            Coupon.objects.bulk_create(
+            # Bearer coupons belong to no distribution: the batch's validity is theirs.
+            _new_coupons(
+                batch,
                 (
-                    Coupon(
-                        program=locked,
-                        batch=batch,
-                        serial=_serial(locked, batch, index),
-                        code=codes.generate_code(),
-                        value=value,
-                        valid_from=request.valid_from,
-                        valid_until=request.valid_until,
-                    )
-                    for index, value in enumerate(values, start=1)
+                    PlannedCoupon(value, 1, request.valid_from, request.valid_until)
+                    for value in sorted(counts, reverse=True)
+                    for _n in range(counts[value])
                 ),
-                batch_size=1000,
             )
         return batch
 
@@ -519,21 +521,7 @@ def replace_coupons(
                 total_value=total,
                 note=note,
             )
-            Coupon.objects.bulk_create(
-                Coupon(
-                    program=program,
-                    batch=batch,
-                    household_id=household_id,
-                    serial=_serial(program, batch, index),
-                    code=codes.generate_code(),
-                    value=old.value,
-                    distribution=old.distribution,
-                    valid_from=old.valid_from,
-                    valid_until=old.valid_until,
-                    replaces=old,
-                )
-                for index, old in enumerate(replaceable, start=1)
-            )
+            _new_coupons(batch, replaceable)
             result["replaced"] = {coupon.pk for coupon in replaceable}
         return batch
 
