@@ -19,6 +19,7 @@ from beneficiaires.models import AuditEntry, Household
 from comptes.services import create_invitation
 from coupons.models import PrintJob
 from coupons.services import issue_household_allotment
+from marches.models import Statement
 from tests.conftest import Scope, World
 
 pytestmark = pytest.mark.django_db
@@ -63,6 +64,31 @@ def job(scope: Scope) -> PrintJob:
         )
         run_print_job(found.pk)
     return found
+
+
+def statement(scope: Scope) -> Statement:
+    """A draft statement of scope's vendor for today, with one redemption on it."""
+    from django.utils import timezone
+
+    from marches.redemptions import redeem_coupon
+    from marches.statements import create_statement
+    from tests.factories import CouponFactory
+
+    found = Statement.objects.filter(vendor=scope.vendor).first()
+    if found is not None:
+        return found
+    coupon = CouponFactory(program=scope.program)
+    redeem_coupon(
+        code=coupon.code, vendor=scope.vendor, market=scope.market, client_id=uuid.uuid4()
+    )
+    today = timezone.localdate()
+    return create_statement(
+        vendor=scope.vendor,
+        program=scope.program,
+        period_start=today,
+        period_end=today,
+        created_by=scope.coordinator,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -227,6 +253,27 @@ MATRIX: dict[str, Entry] = {
     ),
     "marches:scanner": Entry(
         roles(ADMIN, VENDOR), lambda s: {"slug": s.vendor.slug, "market_slug": s.market.slug}
+    ),
+    "marches:statement_list": Entry(EVERYONE, no_kwargs),
+    "marches:statement_create": Entry(roles(ADMIN, COORDINATOR, MANAGER), no_kwargs),
+    "marches:statement_detail": Entry(
+        roles(ADMIN, COORDINATOR, MANAGER, VENDOR), lambda s: {"pk": statement(s).pk}
+    ),
+    "marches:statement_csv": Entry(
+        roles(ADMIN, COORDINATOR, MANAGER, VENDOR), lambda s: {"pk": statement(s).pk}
+    ),
+    "marches:statement_pdf": Entry(
+        roles(ADMIN, COORDINATOR, MANAGER, VENDOR), lambda s: {"pk": statement(s).pk}
+    ),
+    # A vendor reads its statements; it never approves, pays or discards one (403).
+    "marches:statement_approve": Entry(
+        roles(ADMIN, COORDINATOR, MANAGER), lambda s: {"pk": statement(s).pk}
+    ),
+    "marches:statement_pay": Entry(
+        roles(ADMIN, COORDINATOR, MANAGER), lambda s: {"pk": statement(s).pk}
+    ),
+    "marches:statement_discard": Entry(
+        roles(ADMIN, COORDINATOR, MANAGER), lambda s: {"pk": statement(s).pk}
     ),
     "rapports:program_dashboard": Entry(
         roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}
