@@ -9,8 +9,9 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from marches.models import Market
-from programmes.models import ProductCategory
+from marches.models import Market, Vendor
+from programmes.forms import DateInput
+from programmes.models import ProductCategory, Program
 
 CODE_MAX_LENGTH = 512
 
@@ -48,6 +49,139 @@ class VendorForm(forms.Form):
         queryset=ProductCategory.objects.all(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class MarketEditForm(forms.Form):
+    city = forms.CharField(label=_("Municipalité"), max_length=120)
+    address = forms.CharField(label=_("Adresse"), max_length=255, required=False)
+    season_start = forms.DateField(
+        label=_("Début de la saison"), required=False, widget=DateInput()
+    )
+    season_end = forms.DateField(
+        label=_("Fin de la saison"),
+        required=False,
+        widget=DateInput(),
+        help_text=_("Les journées de marché se placent dans la saison."),
+    )
+
+
+class TimeInput(forms.TimeInput):
+    input_type = "time"
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("format", "%H:%M")
+        super().__init__(**kwargs)
+
+
+EVERY_DAY = "tous"
+WEEKDAYS = [
+    ("0", _("Lundi")),
+    ("1", _("Mardi")),
+    ("2", _("Mercredi")),
+    ("3", _("Jeudi")),
+    ("4", _("Vendredi")),
+    ("5", _("Samedi")),
+    ("6", _("Dimanche")),
+]
+
+
+class MarketDaysForm(forms.Form):
+    """Market days in bulk: every chosen weekday of a period, with the same hours."""
+
+    weekday = forms.ChoiceField(
+        label=_("Jour de la semaine"),
+        choices=[*WEEKDAYS, (EVERY_DAY, _("Chaque jour de la période"))],
+        initial="5",
+        error_messages={"invalid_choice": _("Choisissez un jour de la semaine.")},
+    )
+    start = forms.DateField(label=_("Du"), widget=DateInput())
+    end = forms.DateField(
+        label=_("Au"),
+        widget=DateInput(),
+        help_text=_("Pour une seule journée, indiquez la même date et « Chaque jour »."),
+    )
+    opens_at = forms.TimeField(label=_("Ouverture"), required=False, widget=TimeInput())
+    closes_at = forms.TimeField(label=_("Fermeture"), required=False, widget=TimeInput())
+    note = forms.CharField(
+        label=_("Note"),
+        max_length=120,
+        required=False,
+        help_text=_("Facultative, par exemple : marché de Noël, sous le chapiteau."),
+    )
+
+    def clean_weekday(self) -> int | None:
+        value = self.cleaned_data["weekday"]
+        return None if value == EVERY_DAY else int(value)
+
+
+class VendorEditForm(forms.Form):
+    name = forms.CharField(label=_("Nom de l'entreprise"), max_length=160)
+    categories = forms.ModelMultipleChoiceField(
+        label=_("Produits vendus"),
+        queryset=ProductCategory.objects.order_by("name_fr"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    markets = forms.ModelMultipleChoiceField(
+        label=_("Marchés où l'entreprise vend"),
+        queryset=Market.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": _("Choisissez parmi les marchés proposés.")},
+    )
+    payout = forms.ChoiceField(
+        label=_("Remboursement"),
+        choices=Vendor.Payout.choices,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": _("Choisissez parmi les modes proposés.")},
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        markets: QuerySet[Market],
+        local_programs: list[Program],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        field: Any = self.fields["markets"]
+        field.queryset = markets
+        field.label_from_instance = lambda market: f"{market.name} ({market.city})"
+        payout: Any = self.fields["payout"]
+        if local_programs:
+            names = ", ".join(
+                _("{currency} ({program})").format(
+                    currency=program.local_currency, program=program.name
+                )
+                for program in local_programs
+            )
+            payout.help_text = _("Monnaie locale offerte : {names}.").format(names=names)
+        else:
+            # Only offered where a program of the vendor's markets has a local currency.
+            payout.choices = [(Vendor.Payout.DOLLARS, Vendor.Payout.DOLLARS.label)]
+
+
+class ConflictDecisionForm(forms.Form):
+    HONOUR = "honour"
+    REFUSE = "refuse"
+
+    decision = forms.ChoiceField(
+        label=_("Décision"),
+        choices=[(HONOUR, _("Honorer")), (REFUSE, _("Refuser"))],
+        error_messages={
+            "required": _("Choisissez d'honorer ou de refuser ce scan."),
+            "invalid_choice": _("Choisissez d'honorer ou de refuser ce scan."),
+        },
+    )
+    reason = forms.CharField(
+        label=_("Motif"),
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={
+            "required": _("Indiquez le motif de la décision (3 à 300 caractères)."),
+            "max_length": _("Indiquez le motif de la décision (3 à 300 caractères)."),
+        },
     )
 
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from marches.models import Device, Market, Redemption, Vendor
+from marches.models import Device, Market, MarketDay, Redemption, Vendor
+from marches.redemptions import UNDO_WINDOW
 from programmes.models import ProductCategory, Program
 from programmes.money import ZERO, quantize
 
@@ -60,6 +63,26 @@ def vendors_for(user: AnyUser) -> QuerySet[Vendor]:
         Q(markets__programs__coordinators=user) | Q(markets__managers=user) | Q(members=user)
     ).values("pk")
     return Vendor.objects.filter(pk__in=ids)
+
+
+def editable_vendors(user: AnyUser) -> QuerySet[Vendor]:
+    """Vendors whose business details `user` may change: those selling at a market they manage
+    or that accepts a program they coordinate (all for a network admin). Working for a vendor
+    is not enough: its markets and products are what the markets and programs vouch for."""
+    if _is_admin(user):
+        return Vendor.objects.all()
+    if not user.is_authenticated:
+        return Vendor.objects.none()
+    ids = Vendor.objects.filter(
+        Q(markets__programs__coordinators=user) | Q(markets__managers=user)
+    ).values("pk")
+    return Vendor.objects.filter(pk__in=ids)
+
+
+def assignable_markets(user: AnyUser) -> QuerySet[Market]:
+    """The markets `user` may add a vendor to or take it from: those they see (manage, or whose
+    programs they coordinate), as for adding a new vendor on the market's page."""
+    return markets_for(user).order_by("name", "city", "pk")
 
 
 def invitable_markets(user: AnyUser) -> QuerySet[Market]:
@@ -322,3 +345,122 @@ def addable_markets(program: Program) -> QuerySet[Market]:
 
 def market_vendors(market: Market) -> QuerySet[Vendor]:
     return market.vendors.prefetch_related("categories").order_by("name", "pk")
+
+
+def local_currency_programs(markets: Iterable[Market]) -> QuerySet[Program]:
+    """The programs accepted at `markets` that name a local currency (a vendor there may then be
+    reimbursed in it)."""
+    ids = Program.objects.filter(markets__in=list(markets)).exclude(local_currency="").values("pk")
+    return Program.objects.filter(pk__in=ids).order_by("name", "pk")
+
+
+# Market days -----------------------------------------------------------------------------------
+
+
+def market_days(market: Market, *, since: datetime.date | None = None) -> QuerySet[MarketDay]:
+    """The market's days in date order (from `since` on, when given)."""
+    days = MarketDay.objects.filter(market=market)
+    if since is not None:
+        days = days.filter(date__gte=since)
+    return days.order_by("date", "pk")
+
+
+def market_days_with_redemptions(
+    market: Market, dates: Iterable[datetime.date]
+) -> set[datetime.date]:
+    """Which of `dates` had coupons redeemed at `market` (such days cannot be removed): one
+    query, grouped by local day in the database."""
+    wanted = set(dates)
+    if not wanted:
+        return set()
+    first, after = day_bounds(min(wanted), max(wanted))
+    days = (
+        Redemption.objects.filter(market=market, scanned_at__gte=first, scanned_at__lt=after)
+        .annotate(day=TruncDate("scanned_at", tzinfo=timezone.get_current_timezone()))
+        .values_list("day", flat=True)
+        .order_by()
+        .distinct()
+    )
+    return set(days) & wanted
+
+
+# The vendor's day: undo and conflicts ----------------------------------------------------------
+
+# What a vendor's scan in review became (a redemption made offline, or one whose coupon was
+# voided after the scan).
+CONFLICT_STATUSES = (
+    Redemption.Status.CONFLICT,
+    Redemption.Status.HONOURED,
+    Redemption.Status.REFUSED,
+)
+
+
+def vendor_scans(vendor: Vendor, date: datetime.date, *, user: AnyUser) -> QuerySet[Redemption]:
+    """Every scan the vendor recorded on `date` that `user` may see, whatever became of it
+    (accepted, undone, in review…), newest first."""
+    first, after = day_bounds(date)
+    return (
+        redemptions_for(user)
+        .filter(vendor=vendor, scanned_at__gte=first, scanned_at__lt=after)
+        .select_related("coupon", "market", "category")
+        .order_by("-scanned_at", "-pk")
+    )
+
+
+def undoable_redemption_ids(
+    vendor: Vendor, *, user: AnyUser, now: datetime.datetime | None = None
+) -> set[int]:
+    """The vendor's redemptions that `user` may undo now: accepted less than UNDO_WINDOW ago,
+    not on a statement, and `user` scans for the vendor (its members, network admins)."""
+    if not scanning_vendors_for(user).filter(pk=vendor.pk).exists():
+        return set()
+    since = (now or timezone.now()) - UNDO_WINDOW
+    return set(
+        Redemption.objects.filter(
+            vendor=vendor,
+            status=Redemption.Status.ACCEPTED,
+            statement__isnull=True,
+            recorded_at__gte=since,
+        ).values_list("pk", flat=True)
+    )
+
+
+def vendor_conflicts(vendor: Vendor, *, user: AnyUser) -> QuerySet[Redemption]:
+    """The vendor's scans that went to review and their outcome, newest first."""
+    return (
+        redemptions_for(user)
+        .filter(vendor=vendor, status__in=CONFLICT_STATUSES)
+        .select_related("coupon", "market")
+        .order_by("-scanned_at", "-pk")
+    )
+
+
+def program_conflicts(program: Program) -> QuerySet[Redemption]:
+    """The program's scans awaiting a decision, oldest first."""
+    return (
+        Redemption.objects.filter(coupon__program=program, status=Redemption.Status.CONFLICT)
+        .select_related("coupon", "vendor", "market", "device")
+        .order_by("scanned_at", "pk")
+    )
+
+
+def program_decided_conflicts(program: Program) -> QuerySet[Redemption]:
+    """The program's scans in review that were decided, latest decision first."""
+    return (
+        Redemption.objects.filter(
+            coupon__program=program,
+            status__in=[Redemption.Status.HONOURED, Redemption.Status.REFUSED],
+        )
+        .select_related("coupon", "vendor", "market", "decided_by")
+        .order_by("-decided_at", "-pk")
+    )
+
+
+def accepted_scans(coupon_ids: Iterable[int]) -> dict[int, Redemption]:
+    """The accepted redemption of each of these coupons that has one, by coupon id."""
+    return {
+        redemption.coupon_id: redemption
+        for redemption in Redemption.objects.filter(
+            coupon_id__in=list(coupon_ids), status=Redemption.Status.ACCEPTED
+        ).select_related("vendor", "market")
+    }

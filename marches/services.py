@@ -1,4 +1,4 @@
-"""Writes of the markets app: markets, vendors and their scanning devices.
+"""Writes of the markets app: markets, their days, vendors and their scanning devices.
 
 Redeeming coupons lives in `marches/redemptions.py`.
 """
@@ -9,13 +9,15 @@ import datetime
 import hashlib
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from comptes.models import User
-from marches.models import Device, Market, Vendor
+from marches.models import Device, Market, MarketDay, Redemption, Vendor
+from marches.selectors import day_bounds, local_currency_programs
 from programmes.models import ProductCategory, Program
 from programmes.slugs import save_with_free_slug
 
@@ -159,4 +161,250 @@ def create_vendor(
         )
         vendor.markets.add(market)
         vendor.categories.set(list(categories))
+    return vendor
+
+
+MAX_ADDRESS_LENGTH = 255
+MAX_CITY_LENGTH = 120
+MAX_VENDOR_NAME_LENGTH = 160
+MAX_DAY_NOTE_LENGTH = 120
+# One bulk addition covers at most a year of days: a longer range is a typing mistake.
+MAX_DAYS_RANGE = datetime.timedelta(days=366)
+
+
+def _date(value: datetime.date) -> str:
+    return formats.date_format(value, "DATE_FORMAT")
+
+
+def update_market(
+    *,
+    market: Market,
+    city: str,
+    address: str = "",
+    season_start: datetime.date | None = None,
+    season_end: datetime.date | None = None,
+) -> Market:
+    """Change a market's city, address and season. Its market days must stay in the season."""
+    city, address = (city or "").strip(), (address or "").strip()
+    if not city or len(city) > MAX_CITY_LENGTH:
+        raise MarketError("missing_fields", _("Indiquez la municipalité (120 caractères au plus)."))
+    if len(address) > MAX_ADDRESS_LENGTH:
+        raise MarketError("address_too_long", _("L'adresse compte 255 caractères au plus."))
+    if (season_start is None) != (season_end is None):
+        raise MarketError(
+            "incomplete_season",
+            _("Indiquez le début et la fin de la saison, ou laissez les deux vides."),
+        )
+    if season_start is not None and season_end is not None and season_end < season_start:
+        raise MarketError(
+            "season_ends_before_start",
+            _("La fin de la saison doit être le même jour que son début ou après."),
+        )
+    if (
+        Market.objects.filter(name__iexact=market.name, city__iexact=city)
+        .exclude(pk=market.pk)
+        .exists()
+    ):
+        raise MarketError(
+            "duplicate_market",
+            _("Un autre marché porte déjà le nom {name} à {city}.").format(
+                name=market.name, city=city
+            ),
+        )
+    with transaction.atomic():
+        locked = Market.objects.select_for_update().get(pk=market.pk)
+        days = locked.days.all()
+        if season_start is None or season_end is None:
+            if days.exists():
+                raise MarketError(
+                    "days_outside_season",
+                    _(
+                        "Ce marché a des journées au calendrier : retirez-les avant d'effacer "
+                        "la saison."
+                    ),
+                )
+        else:
+            outside = days.exclude(date__gte=season_start, date__lte=season_end)
+            first_outside = outside.order_by("date").first()
+            if first_outside is not None:
+                raise MarketError(
+                    "days_outside_season",
+                    _(
+                        "La journée de marché du {date} serait hors de la saison : retirez "
+                        "d'abord les journées hors saison ({count} en tout)."
+                    ).format(date=_date(first_outside.date), count=outside.count()),
+                )
+        locked.city, locked.address = city, address
+        locked.season_start, locked.season_end = season_start, season_end
+        locked.save(update_fields=["city", "address", "season_start", "season_end"])
+    market.refresh_from_db()
+    return market
+
+
+@dataclass(frozen=True)
+class DaysAdded:
+    """What `add_market_days` did: the dates it added and those the market already had."""
+
+    created: list[datetime.date]
+    skipped: list[datetime.date]
+
+
+def add_market_days(
+    *,
+    market: Market,
+    start: datetime.date,
+    end: datetime.date,
+    weekday: int | None = None,
+    opens_at: datetime.time | None = None,
+    closes_at: datetime.time | None = None,
+    note: str = "",
+) -> DaysAdded:
+    """Add a market day on every `weekday` (0 = Monday; None: every day) from `start` to `end`
+    inclusive, with the same hours. Dates the market already has are skipped, not changed."""
+    note = (note or "").strip()
+    if end < start:
+        raise MarketError(
+            "range_ends_before_start", _("La date de fin doit être la date de début ou après.")
+        )
+    if end - start > MAX_DAYS_RANGE:
+        raise MarketError(
+            "range_too_long", _("Ajoutez au plus un an de journées de marché à la fois.")
+        )
+    if weekday is not None and not 0 <= weekday <= 6:
+        raise MarketError("invalid_weekday", _("Choisissez un jour de la semaine."))
+    if (opens_at is None) != (closes_at is None):
+        raise MarketError(
+            "incomplete_hours",
+            _("Indiquez l'heure d'ouverture et celle de fermeture, ou laissez les deux vides."),
+        )
+    if opens_at is not None and closes_at is not None and closes_at <= opens_at:
+        raise MarketError(
+            "closes_before_opening", _("L'heure de fermeture doit suivre l'heure d'ouverture.")
+        )
+    if len(note) > MAX_DAY_NOTE_LENGTH:
+        raise MarketError("note_too_long", _("La note compte 120 caractères au plus."))
+    if market.season_start is None or market.season_end is None:
+        raise MarketError(
+            "no_season",
+            _(
+                "Indiquez d'abord la saison du marché (début et fin) : ses journées de marché "
+                "s'y placent."
+            ),
+        )
+    if start < market.season_start or end > market.season_end:
+        raise MarketError(
+            "outside_season",
+            _(
+                "Les journées de marché doivent tomber dans la saison du marché, du {start} au "
+                "{end}."
+            ).format(start=_date(market.season_start), end=_date(market.season_end)),
+        )
+    dates = [
+        start + datetime.timedelta(days=offset)
+        for offset in range((end - start).days + 1)
+        if weekday is None or (start + datetime.timedelta(days=offset)).weekday() == weekday
+    ]
+    if not dates:
+        raise MarketError(
+            "no_dates",
+            _("Aucune date de ce jour de la semaine entre le {start} et le {end}.").format(
+                start=_date(start), end=_date(end)
+            ),
+        )
+    with transaction.atomic():
+        existing = set(
+            MarketDay.objects.filter(market=market, date__in=dates).values_list("date", flat=True)
+        )
+        new = [day for day in dates if day not in existing]
+        # ignore_conflicts: a concurrent addition of the same date is skipped, not an error.
+        MarketDay.objects.bulk_create(
+            [
+                MarketDay(
+                    market=market, date=day, opens_at=opens_at, closes_at=closes_at, note=note
+                )
+                for day in new
+            ],
+            ignore_conflicts=True,
+        )
+    return DaysAdded(created=new, skipped=sorted(existing))
+
+
+def remove_market_day(*, day: MarketDay) -> None:
+    """Remove a market day, unless coupons were redeemed at the market that day."""
+    first, after = day_bounds(day.date)
+    if Redemption.objects.filter(
+        market_id=day.market_id, scanned_at__gte=first, scanned_at__lt=after
+    ).exists():
+        raise MarketError(
+            "day_has_redemptions",
+            _(
+                "Des coupons ont été échangés à ce marché le {date} : cette journée reste au "
+                "calendrier."
+            ).format(date=_date(day.date)),
+        )
+    MarketDay.objects.filter(pk=day.pk).delete()
+
+
+def update_vendor(
+    *,
+    vendor: Vendor,
+    name: str,
+    categories: Iterable[ProductCategory],
+    markets: Iterable[Market],
+    allowed_markets: Iterable[Market],
+    payout: str = Vendor.Payout.DOLLARS,
+) -> Vendor:
+    """Change a vendor's name, products, markets and payout preference.
+
+    `allowed_markets` are those the editing person may add the vendor to or take it from (the
+    markets they manage or whose programs they coordinate); its other markets stay as they are.
+    A payout in local currency needs a program of its markets that has one.
+    """
+    name = (name or "").strip()
+    if not name or len(name) > MAX_VENDOR_NAME_LENGTH:
+        raise MarketError(
+            "missing_fields", _("Indiquez le nom de l'entreprise (160 caractères au plus).")
+        )
+    if payout not in Vendor.Payout.values:
+        raise MarketError("invalid_payout", _("Choisissez comment l'entreprise est remboursée."))
+    allowed = {market.pk for market in allowed_markets}
+    chosen = {market.pk for market in markets}
+    if not chosen <= allowed:
+        raise MarketError(
+            "market_not_allowed",
+            _("Vous ne pouvez ajouter l'entreprise qu'aux marchés dont vous vous occupez."),
+        )
+    with transaction.atomic():
+        locked = Vendor.objects.select_for_update().get(pk=vendor.pk)
+        current = set(locked.markets.values_list("pk", flat=True))
+        final = (current - allowed) | chosen
+        if not final:
+            raise MarketError("no_market", _("L'entreprise doit vendre à au moins un marché."))
+        final_markets = list(Market.objects.filter(pk__in=final))
+        clash = (
+            Vendor.markets.through.objects.filter(market_id__in=final, vendor__name__iexact=name)
+            .exclude(vendor_id=locked.pk)
+            .select_related("market")
+            .first()
+        )
+        if clash is not None:
+            raise MarketError(
+                "duplicate_vendor",
+                _("Une autre entreprise nommée {vendor} vend déjà à {market}.").format(
+                    vendor=name, market=clash.market.name
+                ),
+            )
+        if payout == Vendor.Payout.LOCAL and not local_currency_programs(final_markets).exists():
+            raise MarketError(
+                "no_local_currency",
+                _(
+                    "Aucun programme accepté à ses marchés n'a de monnaie locale : l'entreprise "
+                    "est remboursée en dollars."
+                ),
+            )
+        locked.name, locked.payout = name, payout
+        locked.save(update_fields=["name", "payout"])
+        locked.markets.set(final_markets)
+        locked.categories.set(list(categories))
+    vendor.refresh_from_db()
     return vendor

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,38 +20,65 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
+from coupons.models import Coupon
 from marches import selectors
 from marches.forms import (
     DeviceForm,
     ExistingMarketForm,
+    MarketDaysForm,
+    MarketEditForm,
     MarketForm,
     ScanForm,
+    VendorEditForm,
     VendorForm,
     parse_date,
 )
-from marches.models import Market, Vendor
-from marches.redemptions import redeem_coupon
+from marches.models import Market, MarketDay, Redemption, Vendor
+from marches.redemptions import UNDO_WINDOW, RedemptionError, redeem_coupon, undo_redemption
 from marches.services import (
     DeviceError,
     MarketError,
+    add_market_days,
     add_market_to_program,
     create_device,
     create_market,
     create_vendor,
+    remove_market_day,
     remove_market_from_program,
     revoke_device,
+    update_market,
+    update_vendor,
 )
+from programmes.money import format_money
+
+if TYPE_CHECKING:
+    from comptes.models import User
 
 PAGE_SIZE = 25
+# The vendor's scans in review, on the vendor's page (their own page parameter).
+CONFLICTS_PAGE_SIZE = 10
+UPCOMING_DAYS = 5
 
 
-def _page(request: HttpRequest, queryset: QuerySet[Any]) -> Page:
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+def _page(
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    *,
+    param: str = "page",
+    size: int = PAGE_SIZE,
+) -> Page:
+    return Paginator(queryset, size).get_page(request.GET.get(param))
+
+
+def _user(request: HttpRequest) -> User:
+    """The signed-in user (the views are behind `login_required`)."""
+    return cast("User", request.user)
 
 
 def _invitation_url(role: str, pk: int) -> str:
@@ -184,8 +211,118 @@ def market_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "vendor_form": VendorForm(),
             "invite_manager_url": _invitation_url("market_manager", market.pk),
             "invite_vendor_url": reverse("comptes_invitation_create"),
+            "upcoming_days": selectors.market_days(market, since=timezone.localdate())[
+                :UPCOMING_DAYS
+            ],
         },
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def market_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    market = get_object_or_404(selectors.markets_for(request.user), slug=slug)
+    form = MarketEditForm(
+        request.POST or None,
+        initial={
+            "city": market.city,
+            "address": market.address,
+            "season_start": market.season_start,
+            "season_end": market.season_end,
+        },
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                update_market(market=market, **form.cleaned_data)
+            except MarketError as error:
+                form.add_error(None, error.message)
+            else:
+                messages.success(
+                    request,
+                    _("Les renseignements du marché {market} sont enregistrés.").format(
+                        market=market.name
+                    ),
+                )
+                return redirect("marches:market_detail", slug=market.slug)
+        status = 400
+    return render(
+        request, "marches/market_edit.html", {"market": market, "form": form}, status=status
+    )
+
+
+# Market days -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def market_days(request: HttpRequest, slug: str) -> HttpResponse:
+    market = get_object_or_404(selectors.markets_for(request.user), slug=slug)
+    form = MarketDaysForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                added = add_market_days(market=market, **form.cleaned_data)
+            except MarketError as error:
+                form.add_error(None, error.message)
+            else:
+                if added.created:
+                    messages.success(
+                        request,
+                        _("Journées de marché ajoutées : {count}.").format(
+                            count=len(added.created)
+                        ),
+                    )
+                if added.skipped:
+                    messages.info(
+                        request,
+                        _("Déjà au calendrier, laissées telles quelles : {count}.").format(
+                            count=len(added.skipped)
+                        ),
+                    )
+                return redirect("marches:market_days", slug=market.slug)
+        status = 400
+    show_past = request.GET.get("passees") == "1"
+    days = selectors.market_days(market, since=None if show_past else timezone.localdate())
+    page_obj = _page(request, days)
+    return render(
+        request,
+        "marches/market_days.html",
+        {
+            "market": market,
+            "form": form,
+            "page_obj": page_obj,
+            "show_past": show_past,
+            "query_string": "passees=1" if show_past else "",
+            "kept": selectors.market_days_with_redemptions(
+                market, [day.date for day in page_obj.object_list]
+            ),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def market_day_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    market = get_object_or_404(selectors.markets_for(request.user), slug=slug)
+    day: MarketDay = get_object_or_404(selectors.market_days(market), pk=pk)
+    if request.method == "POST":
+        try:
+            remove_market_day(day=day)
+        except MarketError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(
+                request,
+                _("La journée du {date} est retirée du calendrier.").format(
+                    date=date_format(day.date, "DATE_FORMAT")
+                ),
+            )
+        return redirect("marches:market_days", slug=market.slug)
+    return render(request, "marches/market_day_remove.html", {"market": market, "day": day})
 
 
 @login_required
@@ -236,24 +373,125 @@ def vendor_detail(request: HttpRequest, slug: str) -> HttpResponse:
     visible_markets = set(
         selectors.markets_for(request.user).filter(vendors=vendor).values_list("pk", flat=True)
     )
+    query_string = urlencode({"jour": day_date.isoformat()}) if raw_day else ""
     return render(
         request,
         "marches/vendor_detail.html",
         {
             "vendor": vendor,
             "day": day,
+            "today": today,
             "is_today": day_date == today,
             "previous_day": day_date - datetime.timedelta(days=1),
             "next_day": day_date + datetime.timedelta(days=1) if day_date < today else None,
-            "page_obj": _page(request, day.redemptions),
-            "query_string": urlencode({"jour": day_date.isoformat()}) if raw_day else "",
+            # Every scan of the day, undone and in review included; the totals count accepted
+            # ones only.
+            "page_obj": _page(request, selectors.vendor_scans(vendor, day_date, user=request.user)),
+            "query_string": query_string,
+            "undoable": selectors.undoable_redemption_ids(vendor, user=request.user),
+            "undo_minutes": int(UNDO_WINDOW.total_seconds() // 60),
+            "conflicts": _page(
+                request,
+                selectors.vendor_conflicts(vendor, user=request.user),
+                param="examens",
+                size=CONFLICTS_PAGE_SIZE,
+            ),
+            "conflicts_query": query_string,
             "markets": vendor.markets.all(),
             "visible_markets": visible_markets,
             "can_scan": selectors.scanning_vendors_for(request.user).filter(pk=vendor.pk).exists(),
+            "can_edit": selectors.editable_vendors(request.user).filter(pk=vendor.pk).exists(),
+            "can_invite": selectors.invitable_vendors(request.user).filter(pk=vendor.pk).exists(),
             "categories": vendor.categories.all(),
             "invite_vendor_url": _invitation_url("vendor", vendor.pk),
         },
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def vendor_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    vendor = get_object_or_404(selectors.editable_vendors(request.user), slug=slug)
+    allowed = selectors.assignable_markets(request.user)
+    local_programs = list(selectors.local_currency_programs(vendor.markets.all()))
+    form = VendorEditForm(
+        request.POST or None,
+        markets=allowed,
+        local_programs=local_programs,
+        initial={
+            "name": vendor.name,
+            "categories": list(vendor.categories.all()),
+            "markets": list(allowed.filter(vendors=vendor)),
+            "payout": vendor.payout,
+        },
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                update_vendor(vendor=vendor, allowed_markets=allowed, **form.cleaned_data)
+            except MarketError as error:
+                form.add_error(None, error.message)
+            else:
+                messages.success(
+                    request,
+                    _("Les renseignements de {vendor} sont enregistrés.").format(
+                        vendor=vendor.name
+                    ),
+                )
+                if selectors.vendors_for(request.user).filter(pk=vendor.pk).exists():
+                    return redirect("marches:vendor_detail", slug=vendor.slug)
+                # Taken from the user's last market: the vendor is out of their sight now.
+                return redirect("accueil")
+        status = 400
+    return render(
+        request,
+        "marches/vendor_edit.html",
+        {
+            "vendor": vendor,
+            "form": form,
+            "other_markets": vendor.markets.exclude(pk__in=allowed.values("pk")),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def redemption_undo(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """A vendor's member undoes a mistaken scan within UNDO_WINDOW (the service says when it is
+    too late); the coupon can be spent again, and the undo is recorded on the redemption."""
+    vendor = get_object_or_404(selectors.scanning_vendors_for(request.user), slug=slug)
+    redemption = get_object_or_404(
+        Redemption.objects.select_related("coupon").filter(vendor=vendor), pk=pk
+    )
+    try:
+        undo_redemption(redemption=redemption, undone_by=_user(request))
+    except RedemptionError as error:
+        messages.error(request, error.message)
+    else:
+        coupon = Coupon.objects.only("status").get(pk=redemption.coupon_id)
+        if coupon.status == Coupon.Status.ISSUED:
+            message = _(
+                "Échange annulé : le coupon {serial} ({value}) peut de nouveau être utilisé. "
+                "L'annulation est consignée."
+            )
+        else:
+            message = _(
+                "Échange annulé : un autre scan hors ligne du coupon {serial} ({value}) devient "
+                "l'échange accepté. L'annulation est consignée."
+            )
+        messages.success(
+            request,
+            message.format(
+                serial=redemption.coupon.serial, value=format_money(redemption.coupon.value)
+            ),
+        )
+    url = reverse("marches:vendor_detail", kwargs={"slug": vendor.slug})
+    day = timezone.localdate(redemption.scanned_at)
+    if day != timezone.localdate():
+        url += "?" + urlencode({"jour": day.isoformat()})
+    return redirect(url + "#journee")
 
 
 # Devices ---------------------------------------------------------------------------------------

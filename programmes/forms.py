@@ -77,6 +77,22 @@ class MoneyField(forms.DecimalField):
             raise forms.ValidationError(_("Saisissez un montant.")) from error
 
 
+class RateField(forms.DecimalField):
+    """An exchange rate typed either way ("1,25" or "1.25"). The number of decimals is left to
+    the service, which explains the rule."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "widget", forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
+        if isinstance(value, str):
+            value = re.sub(r"[\s\u00a0\u202f]", "", value).replace(",", ".")
+        return super().to_python(value)
+
+
 class DateInput(forms.DateInput):
     input_type = "date"
 
@@ -152,11 +168,54 @@ class ProgramForm(forms.Form):
         ),
     )
     remove_logo = forms.BooleanField(label=_("Retirer le logo actuel"), required=False)
+    offline_max_count = forms.IntegerField(
+        label=_("Coupons hors ligne par appareil (au plus)"),
+        initial=20,
+        widget=forms.NumberInput(attrs={"min": 0, "max": 500}),
+        help_text=_(
+            "De 0 à 500. Sans réseau, un appareil de scan accepte au plus ce nombre de coupons "
+            "avant de se synchroniser; 0 : aucun coupon accepté hors ligne."
+        ),
+    )
+    offline_max_value = MoneyField(
+        label=_("Valeur hors ligne par appareil, au plus ($ CA)"),
+        initial=Decimal("100.00"),
+        help_text=_("De 0 à 5 000 $ : la valeur totale des coupons en attente sur un appareil."),
+    )
+    # Its length is checked by the service (40 characters), which says so.
+    local_currency = forms.CharField(
+        label=_("Monnaie locale (facultatif)"),
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": 40}),
+        help_text=_(
+            "Son nom (40 caractères au plus), si les marchand·es peuvent choisir d'être "
+            "remboursé·es en monnaie locale. Laissez vide : remboursement en dollars seulement."
+        ),
+    )
+    local_rate = RateField(
+        label=_("Taux de la monnaie locale"),
+        required=False,
+        help_text=_(
+            "Unités de monnaie locale pour 1 $ CA, avec au plus 4 décimales (ex. 1 ou 1.25). "
+            "Obligatoire si la monnaie locale est nommée."
+        ),
+    )
+
+    # Shown in their own section of the page: how vendors scan offline and are reimbursed.
+    VENDOR_FIELDS = ("offline_max_count", "offline_max_value", "local_currency", "local_rate")
 
     def __init__(self, *args: Any, has_logo: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not has_logo:
             del self.fields["remove_logo"]
+
+    @property
+    def program_fields(self) -> list[forms.BoundField]:
+        return [field for field in self.visible_fields() if field.name not in self.VENDOR_FIELDS]
+
+    @property
+    def vendor_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.VENDOR_FIELDS]
 
     def clean_remove_logo(self) -> bool:
         return bool(self.cleaned_data.get("remove_logo"))
@@ -190,6 +249,10 @@ class ProgramForm(forms.Form):
             "coupon_validity_days": program.coupon_validity_days,
             "denominations": format_denominations([d.value for d in program.denominations.all()]),
             "categories": list(program.categories.all()),
+            "offline_max_count": program.offline_max_count,
+            "offline_max_value": program.offline_max_value,
+            "local_currency": program.local_currency,
+            "local_rate": program.local_rate,
         }
 
 

@@ -39,6 +39,13 @@ MAX_ALLOTMENT_RULES = 10
 MAX_HOUSEHOLD_SIZE = 40
 MAX_DISTRIBUTIONS = 52
 MAX_VALIDITY_DAYS = 366
+# What one scanner may accept offline before it syncs again.
+MAX_OFFLINE_COUNT = 500
+MAX_OFFLINE_VALUE = Decimal("5000.00")
+MAX_LOCAL_CURRENCY_LENGTH = 40
+# Program.local_rate: 10 digits, 4 of them decimals.
+MAX_LOCAL_RATE = Decimal("999999.9999")
+RATE_PLACES = Decimal("0.0001")
 # Slugs that would collide with the program pages' own paths (/programmes/nouveau/).
 RESERVED_SLUGS = frozenset({"nouveau"})
 
@@ -87,6 +94,10 @@ class _Settings:
     allotment_rules: list[tuple[int, Decimal]]
     logo: bytes | None
     remove_logo: bool
+    offline_max_count: int
+    offline_max_value: Decimal
+    local_currency: str
+    local_rate: Decimal | None
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,12 @@ class ProgramSetup:
     # The bytes of an uploaded logo image (None: keep the current one); remove_logo drops it.
     logo: bytes | None = None
     remove_logo: bool = False
+    # Offline scanning, per device: at most this many coupons, and this value, before a sync.
+    offline_max_count: int = 20
+    offline_max_value: Decimal = Decimal("100.00")
+    # A local currency vendors may be reimbursed in (its name, and units for 1 $ CA), or none.
+    local_currency: str = ""
+    local_rate: Decimal | None = None
 
 
 def create_program(*, setup: ProgramSetup, created_by: User) -> Program:
@@ -161,6 +178,10 @@ def _apply(program: Program, settings: _Settings) -> None:
     program.distribution_count = settings.distribution_count
     program.distribution_frequency = settings.distribution_frequency
     program.coupon_validity_days = settings.coupon_validity_days
+    program.offline_max_count = settings.offline_max_count
+    program.offline_max_value = settings.offline_max_value
+    program.local_currency = settings.local_currency
+    program.local_rate = settings.local_rate
     program.save()
     if settings.logo is not None:
         ProgramLogo.objects.update_or_create(program=program, defaults={"png": settings.logo})
@@ -271,6 +292,10 @@ def _validate(setup: ProgramSetup) -> _Settings:
         )
     values = _validate_denominations(denominations)
     rules = _validate_rules(allotment_rules, values)
+    offline_count, offline_value = _validate_offline(
+        setup.offline_max_count, setup.offline_max_value
+    )
+    local_currency, local_rate = _validate_local_currency(setup.local_currency, setup.local_rate)
     logo = None
     if setup.logo is not None:
         try:
@@ -294,7 +319,79 @@ def _validate(setup: ProgramSetup) -> _Settings:
         allotment_rules=rules,
         logo=logo,
         remove_logo=setup.remove_logo,
+        offline_max_count=offline_count,
+        offline_max_value=offline_value,
+        local_currency=local_currency,
+        local_rate=local_rate,
     )
+
+
+def _validate_offline(count: int | None, value: Decimal | None) -> tuple[int, Decimal]:
+    if count is None or not 0 <= count <= MAX_OFFLINE_COUNT:
+        raise ProgramError(
+            "invalid_offline_count",
+            _("Le nombre de coupons hors ligne par appareil va de 0 à {max}.").format(
+                max=MAX_OFFLINE_COUNT
+            ),
+            "offline_max_count",
+        )
+    if (
+        value is None
+        or not value.is_finite()
+        or value < 0
+        or value > MAX_OFFLINE_VALUE
+        or value != quantize(value)
+    ):
+        raise ProgramError(
+            "invalid_offline_value",
+            _("La valeur hors ligne par appareil va de 0 à {max}, en dollars et en cents.").format(
+                max=format_money(MAX_OFFLINE_VALUE)
+            ),
+            "offline_max_value",
+        )
+    return count, quantize(value)
+
+
+def _validate_local_currency(name: str, rate: Decimal | None) -> tuple[str, Decimal | None]:
+    """A local currency has a name and a rate (units for 1 $ CA); no name, no rate."""
+    name = " ".join((name or "").split())
+    if len(name) > MAX_LOCAL_CURRENCY_LENGTH:
+        raise ProgramError(
+            "invalid_local_currency",
+            _("Le nom de la monnaie locale compte {max} caractères au plus.").format(
+                max=MAX_LOCAL_CURRENCY_LENGTH
+            ),
+            "local_currency",
+        )
+    if not name:
+        if rate is not None:
+            raise ProgramError(
+                "local_rate_without_currency",
+                _("Indiquez le nom de la monnaie locale, ou laissez son taux vide."),
+                "local_currency",
+            )
+        return "", None
+    if rate is None:
+        raise ProgramError(
+            "local_rate_required",
+            _("Indiquez le taux de la monnaie locale : combien d'unités pour 1 $ CA."),
+            "local_rate",
+        )
+    if (
+        not rate.is_finite()
+        or rate <= 0
+        or rate > MAX_LOCAL_RATE
+        or rate != rate.quantize(RATE_PLACES)
+    ):
+        raise ProgramError(
+            "invalid_local_rate",
+            _(
+                "Le taux de la monnaie locale est un nombre plus grand que 0 avec au plus 4 "
+                "décimales (ex. 1.25)."
+            ),
+            "local_rate",
+        )
+    return name, rate.quantize(RATE_PLACES)
 
 
 def _validate_denominations(denominations: Sequence[Decimal]) -> list[Decimal]:

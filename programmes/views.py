@@ -120,6 +120,10 @@ def _settings(form: ProgramForm, formset: Any) -> dict[str, Any]:
         "categories": data["categories"],
         "denominations": data["denominations"],
         "allotment_rules": formset.rules(),
+        "offline_max_count": data["offline_max_count"],
+        "offline_max_value": data["offline_max_value"],
+        "local_currency": data["local_currency"],
+        "local_rate": data["local_rate"],
     }
 
 

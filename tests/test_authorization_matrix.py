@@ -19,7 +19,7 @@ from beneficiaires.models import AuditEntry, Household
 from comptes.services import create_invitation
 from coupons.models import PrintJob
 from coupons.services import issue_household_allotment
-from marches.models import Statement
+from marches.models import MarketDay, Redemption, Statement
 from tests.conftest import Scope, World
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +64,50 @@ def job(scope: Scope) -> PrintJob:
         )
         run_print_job(found.pk)
     return found
+
+
+def redemption(scope: Scope) -> Redemption:
+    """A fresh redemption by scope's vendor (inside the undo window)."""
+    from marches.redemptions import redeem_coupon
+    from tests.factories import CouponFactory
+
+    verdict = redeem_coupon(
+        code=CouponFactory(program=scope.program).code,
+        vendor=scope.vendor,
+        market=scope.market,
+        client_id=uuid.uuid4(),
+    )
+    assert verdict.redemption is not None
+    return verdict.redemption
+
+
+def conflict(scope: Scope) -> Redemption:
+    """A scan in conflict: one coupon scanned twice offline at scope's market."""
+    from django.utils import timezone
+
+    from marches.redemptions import redeem_coupon
+    from tests.factories import CouponFactory
+
+    coupon = CouponFactory(program=scope.program)
+    verdicts = [
+        redeem_coupon(
+            code=coupon.code,
+            vendor=scope.vendor,
+            market=scope.market,
+            client_id=uuid.uuid4(),
+            scanned_at=timezone.now(),
+            offline=True,
+        )
+        for _ in range(2)
+    ]
+    assert verdicts[1].status == "conflict" and verdicts[1].redemption is not None
+    return verdicts[1].redemption
+
+
+def day(scope: Scope) -> MarketDay:
+    from django.utils import timezone
+
+    return MarketDay.objects.get_or_create(market=scope.market, date=timezone.localdate())[0]
 
 
 def statement(scope: Scope) -> Statement:
@@ -253,6 +297,30 @@ MATRIX: dict[str, Entry] = {
     ),
     "marches:scanner": Entry(
         roles(ADMIN, VENDOR), lambda s: {"slug": s.vendor.slug, "market_slug": s.market.slug}
+    ),
+    "marches:market_edit": Entry(
+        roles(ADMIN, COORDINATOR, MANAGER), lambda s: {"slug": s.market.slug}
+    ),
+    "marches:market_days": Entry(
+        roles(ADMIN, COORDINATOR, MANAGER), lambda s: {"slug": s.market.slug}
+    ),
+    "marches:market_day_remove": Entry(
+        roles(ADMIN, COORDINATOR, MANAGER), lambda s: {"slug": s.market.slug, "pk": day(s).pk}
+    ),
+    "marches:vendor_edit": Entry(
+        roles(ADMIN, COORDINATOR, MANAGER), lambda s: {"slug": s.vendor.slug}
+    ),
+    # Only the vendor's own people (and an admin, who may scan too) undo a scan.
+    "marches:redemption_undo": Entry(
+        roles(ADMIN, VENDOR),
+        lambda s: {"slug": s.vendor.slug, "pk": redemption(s).pk},
+        "post",
+    ),
+    "marches:conflict_list": Entry(roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}),
+    "marches:conflict_decide": Entry(
+        roles(ADMIN, COORDINATOR),
+        lambda s: {"slug": s.program.slug, "pk": conflict(s).pk},
+        "post",
     ),
     "marches:statement_list": Entry(EVERYONE, no_kwargs),
     "marches:statement_create": Entry(roles(ADMIN, COORDINATOR, MANAGER), no_kwargs),

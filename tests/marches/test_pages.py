@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from marches.models import Market, Redemption, Vendor
 from marches.redemptions import redeem_coupon
+from programmes.models import ProductCategory, Program
 from tests.factories import CouponFactory, MarketFactory, VendorFactory
 
 pytestmark = pytest.mark.django_db
@@ -331,3 +332,197 @@ def test_anonymous_visitors_are_sent_to_log_in(client: Client, world: Any) -> No
     for url in [market_url(world.a), vendor_url(world.a), program_markets_url(world.a)]:
         response = client.get(url)
         assert response.status_code == 302 and "/comptes/login/" in response["Location"]
+
+
+# Editing a vendor ------------------------------------------------------------------------------
+
+
+def vendor_edit_url(vendor: Vendor) -> str:
+    return reverse("marches:vendor_edit", args=[vendor.slug])
+
+
+def vendor_data(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": "Ferme a", "payout": "dollars", "categories": [], "markets": []}
+    data.update(overrides)
+    return data
+
+
+def test_a_manager_edits_a_vendor_and_its_markets_among_theirs(client: Client, world: Any) -> None:
+    second = MarketFactory(name="Marché c", slug="marche-c", program=world.a.program)
+    second.managers.add(world.a.manager)
+    # The vendor also sells at market b, which the manager of market a does not manage.
+    world.a.vendor.markets.add(world.b.market)
+    categories = list(ProductCategory.objects.filter(slug__in=["miel-erable", "pain-cereales"]))
+    client.force_login(world.a.manager)
+
+    form = client.get(vendor_edit_url(world.a.vendor))
+    assert form.status_code == 200
+    page = text(form)
+    assert "Marché c (Saint-Casimir)" in page and "Marché b (Saint-Casimir)" not in page
+    assert "ils restent tels quels" in page  # market b is named as out of reach
+
+    response = client.post(
+        vendor_edit_url(world.a.vendor),
+        vendor_data(
+            name="  Ferme a et fils ",
+            categories=[c.pk for c in categories],
+            markets=[world.a.market.pk, second.pk],
+        ),
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("marches:vendor_detail", args=[world.a.vendor.slug])
+    vendor = Vendor.objects.get(pk=world.a.vendor.pk)
+    assert vendor.name == "Ferme a et fils"
+    assert vendor.slug == "ferme-a"
+    assert set(vendor.categories.all()) == set(categories)
+    assert set(vendor.markets.all()) == {world.a.market, second, world.b.market}
+
+
+def test_the_local_currency_payout_is_offered_only_with_a_local_currency(
+    client: Client, world: Any
+) -> None:
+    client.force_login(world.a.coordinator)
+    assert 'value="local"' not in text(client.get(vendor_edit_url(world.a.vendor)))
+    refused = client.post(
+        vendor_edit_url(world.a.vendor), vendor_data(payout="local", markets=[world.a.market.pk])
+    )
+    assert refused.status_code == 400
+    assert "Choisissez parmi les modes proposés." in text(refused)
+    assert Vendor.objects.get(pk=world.a.vendor.pk).payout == "dollars"
+
+    Program.objects.filter(pk=world.a.program.pk).update(
+        local_currency="Le Napoléon", local_rate=Decimal("1.0000")
+    )
+    page = text(client.get(vendor_edit_url(world.a.vendor)))
+    assert 'value="local"' in page
+    assert "Monnaie locale offerte : Le Napoléon (Programme a)." in page
+
+    response = client.post(
+        vendor_edit_url(world.a.vendor), vendor_data(payout="local", markets=[world.a.market.pk])
+    )
+
+    assert response.status_code == 302
+    assert Vendor.objects.get(pk=world.a.vendor.pk).payout == "local"
+    assert "En monnaie locale" in text(client.get(vendor_url(world.a)))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"name": ""}, "Ce champ est obligatoire."),
+        ({"name": "Ferme b", "_at_b": True}, "Une autre entreprise nommée Ferme b vend déjà à"),
+        ({"markets": []}, "L'entreprise doit vendre à au moins un marché."),
+        ({"markets": ["marche-b"]}, "Choisissez parmi les marchés proposés."),
+        ({"categories": ["999999"]}, "Sélectionnez un choix valide."),
+        ({"payout": "bitcoin"}, "Choisissez parmi les modes proposés."),
+    ],
+)
+def test_bad_vendor_edits_are_explained_and_change_nothing(
+    client: Client, world: Any, data: dict[str, Any], message: str
+) -> None:
+    data = dict(data)
+    if data.pop("_at_b", False):
+        world.b.vendor.markets.add(world.a.market)
+    if data.get("markets") == ["marche-b"]:
+        data["markets"] = [str(world.b.market.pk)]
+    client.force_login(world.a.manager)
+
+    response = client.post(
+        vendor_edit_url(world.a.vendor), vendor_data(**{"markets": [world.a.market.pk], **data})
+    )
+
+    assert response.status_code == 400
+    assert message in text(response)
+    vendor = Vendor.objects.get(pk=world.a.vendor.pk)
+    assert (vendor.name, vendor.payout) == ("Ferme a", "dollars")
+    assert list(vendor.markets.all()) == [world.a.market]
+
+
+def test_update_vendor_refuses_with_codes(world: Any) -> None:
+    from marches.services import MarketError, update_vendor
+
+    base = {
+        "vendor": world.a.vendor,
+        "name": "Ferme a",
+        "categories": [],
+        "markets": [world.a.market],
+        "allowed_markets": [world.a.market],
+    }
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"payout": "local"}, "no_local_currency"),
+        ({"payout": "autre"}, "invalid_payout"),
+        ({"markets": [world.b.market]}, "market_not_allowed"),
+        ({"markets": []}, "no_market"),
+        ({"name": " "}, "missing_fields"),
+    ]
+    for overrides, code in cases:
+        with pytest.raises(MarketError) as raised:
+            update_vendor(**{**base, **overrides})
+        assert raised.value.code == code, overrides
+    assert list(world.a.vendor.markets.all()) == [world.a.market]
+
+
+def test_a_manager_who_takes_the_vendor_from_their_market_goes_home(
+    client: Client, world: Any
+) -> None:
+    world.a.vendor.markets.add(world.b.market)
+    client.force_login(world.a.manager)
+
+    response = client.post(vendor_edit_url(world.a.vendor), vendor_data(markets=[]))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accueil")
+    assert list(Vendor.objects.get(pk=world.a.vendor.pk).markets.all()) == [world.b.market]
+    assert client.get(vendor_url(world.a)).status_code == 404
+
+
+def test_who_may_edit_a_vendor(client: Client, world: Any) -> None:
+    for user in [world.a.manager, world.a.coordinator, world.admin]:
+        client.force_login(user)
+        assert client.get(vendor_edit_url(world.a.vendor)).status_code == 200, user
+        assert "Modifier l'entreprise" in text(client.get(vendor_url(world.a))), user
+    # The vendor's own people see their page but do not change what markets vouch for.
+    for user in [
+        world.a.vendor_user,
+        world.b.manager,
+        world.b.coordinator,
+        world.a.intervenant,
+        world.nobody,
+    ]:
+        client.force_login(user)
+        assert client.get(vendor_edit_url(world.a.vendor)).status_code == 404, user
+        response = client.post(vendor_edit_url(world.a.vendor), vendor_data(name="Intrus"))
+        assert response.status_code == 404, user
+    client.force_login(world.a.vendor_user)
+    assert "Modifier l'entreprise" not in text(client.get(vendor_url(world.a)))
+    assert Vendor.objects.get(pk=world.a.vendor.pk).name == "Ferme a"
+
+
+def test_the_invitation_link_shows_only_to_those_who_may_invite(client: Client, world: Any) -> None:
+    invite = f"/invitations/nouvelle/?role=vendor&scope={world.a.vendor.pk}"
+    for user in [world.a.manager, world.a.vendor_user, world.a.coordinator]:
+        client.force_login(user)
+        assert invite in text(client.get(vendor_url(world.a))), user
+    # A vendor that also sells at another program's market is not the coordinator's to staff.
+    world.a.vendor.markets.add(world.b.market)
+    client.force_login(world.a.coordinator)
+    assert invite not in text(client.get(vendor_url(world.a)))
+    client.force_login(world.a.manager)
+    assert invite not in text(client.get(vendor_url(world.a)))
+    client.force_login(world.a.vendor_user)
+    assert invite in text(client.get(vendor_url(world.a)))
+
+
+def test_the_market_page_links_the_season_days_and_vendor_editing(
+    client: Client, world: Any
+) -> None:
+    client.force_login(world.a.manager)
+
+    page = text(client.get(market_url(world.a)))
+
+    assert reverse("marches:market_edit", args=[world.a.market.slug]) in page
+    assert reverse("marches:market_days", args=[world.a.market.slug]) in page
+    assert reverse("marches:vendor_edit", args=[world.a.vendor.slug]) in page
+    assert "Aucune journée de marché à venir au calendrier." in page
+    assert "Programme a" in page

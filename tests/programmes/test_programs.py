@@ -53,6 +53,10 @@ def program_data(**overrides: Any) -> dict[str, Any]:
         "distribution_frequency": "weekly",
         "denominations": "5, 2",
         "categories": categories("fruits-legumes", "oeufs-produits-laitiers"),
+        "offline_max_count": "20",
+        "offline_max_value": "100.00",
+        "local_currency": "",
+        "local_rate": "",
         **rules((1, "20"), (3, "30.00"), (5, "60")),
     }
     if any(key.startswith("regles-") for key in overrides):
@@ -76,6 +80,10 @@ def snapshot(program: Program) -> tuple[Any, ...]:
         sorted(program.categories.values_list("slug", flat=True)),
         sorted(program.denominations.values_list("value", flat=True)),
         list(program.allotment_rules.values_list("household_size", "amount")),
+        program.offline_max_count,
+        program.offline_max_value,
+        program.local_currency,
+        program.local_rate,
     )
 
 
@@ -591,3 +599,161 @@ def test_a_coordinator_has_the_program_list_and_one_workspace_per_program(world:
     admin_spaces = [str(w.label) for w in workspaces_for(world.admin) if w.role == "coordinator"]
     assert admin_spaces == ["Programmes", "Programme a", "Programme b"]
     assert not [w for w in workspaces_for(world.a.intervenant) if w.role == "coordinator"]
+
+
+# Offline limits and the local currency ---------------------------------------------------------
+
+
+def test_a_coordinator_sets_the_offline_limits_and_a_local_currency(
+    client: Client, world: Any
+) -> None:
+    client.force_login(world.a.coordinator)
+
+    page = text(client.get(edit_url(world.a.program)))
+    assert 'name="offline_max_count" value="20"' in page
+    assert "Scan hors ligne et remboursement des marchand·es" in page
+
+    response = client.post(
+        edit_url(world.a.program),
+        program_data(
+            offline_max_count="35",
+            offline_max_value="150,50 $",
+            local_currency="  Le   Napoléon ",
+            local_rate="1,25",
+        ),
+    )
+
+    assert response.status_code == 302
+    program = world.a.program
+    program.refresh_from_db()
+    assert (program.offline_max_count, program.offline_max_value) == (35, Decimal("150.50"))
+    assert (program.local_currency, program.local_rate) == ("Le Napoléon", Decimal("1.2500"))
+    page = text(client.get(edit_url(program)))
+    assert 'value="Le Napoléon"' in page and 'value="1.2500"' in page
+
+    # Emptying the name (and the rate) removes the local currency.
+    client.post(edit_url(program), program_data(local_currency="", local_rate=""))
+    program.refresh_from_db()
+    assert (program.local_currency, program.local_rate) == ("", None)
+
+
+def test_zero_offline_coupons_is_allowed_and_a_new_program_gets_the_defaults(
+    client: Client, world: Any
+) -> None:
+    client.force_login(world.a.coordinator)
+    assert 'name="offline_max_count" value="20"' in text(client.get(CREATE_URL))
+
+    client.post(CREATE_URL, program_data(offline_max_count="0", offline_max_value="0"))
+
+    program = Program.objects.get(name="Coupons Portneuf 2026")
+    assert (program.offline_max_count, program.offline_max_value) == (0, Decimal("0.00"))
+    assert (program.local_currency, program.local_rate) == ("", None)
+
+
+SETTINGS_ERRORS = [
+    pytest.param(
+        {"offline_max_count": "501"},
+        "Le nombre de coupons hors ligne par appareil va de 0 à 500.",
+        id="too-many-offline-coupons",
+    ),
+    pytest.param(
+        {"offline_max_count": "-1"},
+        "Le nombre de coupons hors ligne par appareil va de 0 à 500.",
+        id="negative-offline-count",
+    ),
+    pytest.param({"offline_max_count": ""}, "Ce champ est obligatoire.", id="no-offline-count"),
+    pytest.param(
+        {"offline_max_value": "5000.01"},
+        "La valeur hors ligne par appareil va de 0 à 5\xa0000,00\xa0$",
+        id="offline-value-too-high",
+    ),
+    pytest.param(
+        {"offline_max_value": "-5"},
+        "La valeur hors ligne par appareil va de 0 à",
+        id="negative-offline-value",
+    ),
+    pytest.param(
+        {"local_currency": "Napoléon", "local_rate": ""},
+        "Indiquez le taux de la monnaie locale : combien d'unités pour 1 $ CA.",
+        id="currency-without-rate",
+    ),
+    pytest.param(
+        {"local_currency": "", "local_rate": "1.25"},
+        "Indiquez le nom de la monnaie locale, ou laissez son taux vide.",
+        id="rate-without-currency",
+    ),
+    pytest.param(
+        {"local_currency": "Napoléon", "local_rate": "0"},
+        "Le taux de la monnaie locale est un nombre plus grand que 0 avec au plus 4 décimales",
+        id="zero-rate",
+    ),
+    pytest.param(
+        {"local_currency": "Napoléon", "local_rate": "1.23456"},
+        "Le taux de la monnaie locale est un nombre plus grand que 0 avec au plus 4 décimales",
+        id="rate-with-five-decimals",
+    ),
+    pytest.param(
+        {"local_currency": "Napoléon", "local_rate": "beaucoup"},
+        "Saisissez un nombre.",
+        id="rate-not-a-number",
+    ),
+    pytest.param(
+        {"local_currency": "N" * 41, "local_rate": "1"},
+        "Le nom de la monnaie locale compte 40 caractères au plus.",
+        id="currency-name-too-long",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), SETTINGS_ERRORS)
+def test_bad_offline_or_local_currency_settings_are_explained_and_change_nothing(
+    client: Client, world: Any, overrides: dict[str, Any], message: str
+) -> None:
+    client.force_login(world.a.coordinator)
+    before = snapshot(world.a.program)
+
+    response = client.post(edit_url(world.a.program), program_data(name="Autre nom", **overrides))
+
+    assert response.status_code == 400
+    assert message in text(response)
+    assert snapshot(world.a.program) == before
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"offline_max_count": 501}, "invalid_offline_count"),
+        ({"offline_max_value": Decimal("5000.01")}, "invalid_offline_value"),
+        ({"offline_max_value": Decimal("10.005")}, "invalid_offline_value"),
+        ({"local_currency": "Napoléon"}, "local_rate_required"),
+        ({"local_rate": Decimal("1")}, "local_rate_without_currency"),
+        ({"local_currency": "Napoléon", "local_rate": Decimal("-1")}, "invalid_local_rate"),
+        ({"local_currency": "Napoléon", "local_rate": Decimal("1.00001")}, "invalid_local_rate"),
+        ({"local_currency": "Napoléon", "local_rate": Decimal("1e7")}, "invalid_local_rate"),
+        ({"local_currency": "x" * 41, "local_rate": Decimal("1")}, "invalid_local_currency"),
+    ],
+)
+def test_the_service_refuses_bad_offline_and_currency_settings_with_a_code(
+    world: Any, overrides: dict[str, Any], code: str
+) -> None:
+    before = snapshot(world.a.program)
+    with pytest.raises(ProgramError) as raised:
+        update_program(program=world.a.program, setup=ProgramSetup(**service_kwargs(**overrides)))
+    assert raised.value.code == code
+    assert snapshot(world.a.program) == before
+
+
+def test_the_service_keeps_the_limits_at_their_bounds(world: Any) -> None:
+    program = update_program(
+        program=world.a.program,
+        setup=ProgramSetup(
+            **service_kwargs(
+                offline_max_count=500,
+                offline_max_value=Decimal("5000"),
+                local_currency="Napoléon",
+                local_rate=Decimal("0.0001"),
+            )
+        ),
+    )
+    assert (program.offline_max_count, program.offline_max_value) == (500, Decimal("5000.00"))
+    assert program.local_rate == Decimal("0.0001")
