@@ -343,6 +343,17 @@ MATRIX: dict[str, Entry] = {
     "marches:statement_discard": Entry(
         roles(ADMIN, COORDINATOR, MANAGER), lambda s: {"pk": statement(s).pk}
     ),
+    # The scanner as an installable web app: pairing this browser as a device, its manifest
+    # and its service worker.
+    "marches:scanner_pair": Entry(
+        roles(ADMIN, VENDOR),
+        lambda s: {"slug": s.vendor.slug, "market_slug": s.market.slug},
+        "post",
+    ),
+    "marches:scanner_manifest": Entry(
+        roles(ADMIN, VENDOR), lambda s: {"slug": s.vendor.slug, "market_slug": s.market.slug}
+    ),
+    "marches:scanner_sw": Entry(roles(ADMIN, VENDOR), lambda s: {"slug": s.vendor.slug}),
     "rapports:program_dashboard": Entry(
         roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}
     ),
@@ -362,6 +373,7 @@ PUBLIC = {
     "api:create_redemptions_batch",
     "api:get_coupon_verdict",
     "api:get_revocations",
+    "api:get_scanner_config",
     # The household's wallet: no account, guarded by the signed link (tests/coupons/test_wallet.py).
     "coupons:wallet",
     "coupons:wallet_manifest",

@@ -7,7 +7,15 @@
  *     fragment only, which replaces the content of #verdict;
  *   - when a camera and a BarcodeDetector (native, or the vendored ponyfill
  *     loading its wasm from our own static URL) are available, QR codes are
- *     read from the camera and submitted through the same path.
+ *     read from the camera and submitted through the same path;
+ *   - when scanner-offline.js is loaded (window.PCNScannerOffline) and the
+ *     browser is offline, or the server does not answer, a QR code is verified
+ *     on the phone and queued for the server instead (see that file). Online,
+ *     the verdict is always the server's.
+ *
+ * Each verdict shown is measured from the code handed over to the verdict in
+ * the page: performance.measure("scanner-verdict", {detail: {path}}), where
+ * path is "online" or "offline" (read by bench/scanner_latency.py).
  *
  * Idempotency: each attempt carries a client_id. A retry of the same code
  * after a network failure reuses it (the server deduplicates); a new scan or a
@@ -41,8 +49,13 @@
   var cameraButton = document.getElementById("camera-start");
   var cameraStatus = document.getElementById("camera-status");
 
+  /* Deciding scans on the phone itself (scanner-offline.js), when the page offers it. */
+  var phone = window.PCNScannerOffline ? window.PCNScannerOffline.start(root) : null;
+
   var DETECT_INTERVAL_MS = 200;
   var REQUEST_TIMEOUT_MS = 20000;
+  /* When the phone can decide a scan itself, it does not keep the vendor waiting as long. */
+  var REQUEST_TIMEOUT_WITH_FALLBACK_MS = 8000;
 
   var TEXT = {
     pending: gettext("Vérification…"),
@@ -56,7 +69,13 @@
     sessionDetail: gettext("Rechargez la page pour vous reconnecter, puis réessayez."),
     emptyCodeTitle: gettext("Aucun code"),
     emptyCodeDetail: gettext("Scannez le coupon ou entrez son code à la main."),
+    storageErrorTitle: gettext("Scan non enregistré"),
+    storageErrorDetail: gettext(
+      "Ce téléphone n’a pas pu enregistrer le scan : ne remettez pas les produits. Réessayez, ou attendez le retour du réseau."
+    ),
     retry: gettext("Réessayer"),
+    value: gettext("Valeur"),
+    code: gettext("Code"),
     scanNext: gettext("Scanner un autre coupon"),
     cameraStart: gettext("Activer la caméra"),
     cameraStop: gettext("Arrêter la caméra"),
@@ -177,6 +196,65 @@
     }
   }
 
+  /* A verdict decided on this phone (scanner-offline.js), shaped like _verdict.html. */
+  function showDecided(verdict, withRetry) {
+    var queued = verdict.status === "queued";
+    var box = document.createElement("div");
+    box.className = "verdict " + (queued ? "verdict--accepted verdict--queued" : "verdict--rejected");
+    box.setAttribute("data-status", verdict.status);
+    box.setAttribute("data-reason", verdict.reason || "");
+    box.setAttribute("data-local", "true");
+    var titleEl = document.createElement("p");
+    titleEl.className = "verdict__title";
+    titleEl.textContent = verdict.title;
+    box.appendChild(titleEl);
+    var detailEl = document.createElement("p");
+    detailEl.className = "verdict__detail";
+    detailEl.textContent = verdict.detail;
+    box.appendChild(detailEl);
+    if (verdict.value) {
+      var facts = document.createElement("dl");
+      facts.className = "verdict__coupon";
+      [[TEXT.value, verdict.value], [TEXT.code, verdict.code]].forEach(function (pair) {
+        var dt = document.createElement("dt");
+        dt.textContent = pair[0];
+        var dd = document.createElement("dd");
+        dd.textContent = pair[1];
+        facts.appendChild(dt);
+        facts.appendChild(dd);
+      });
+      box.appendChild(facts);
+    }
+    var actions = document.createElement("div");
+    actions.className = "verdict__actions";
+    if (withRetry) {
+      actions.appendChild(makeButton("scan-retry", TEXT.retry, true));
+    }
+    actions.appendChild(makeButton("scan-next", TEXT.scanNext, false));
+    box.appendChild(actions);
+    verdictBox.replaceChildren(box);
+    verdictBox.setAttribute("aria-busy", "false");
+  }
+
+  /* How long the verdict took to show, from the code handed over (see the header). */
+  function measure(started, path) {
+    var perf = window.performance;
+    if (!perf || typeof perf.measure !== "function" || started === null) {
+      return;
+    }
+    try {
+      perf.measure("scanner-verdict", { start: started, end: perf.now(), detail: { path: path } });
+    } catch (e) {
+      /* An older browser without measure options: nothing to record. */
+    }
+  }
+
+  function startedAt() {
+    return window.performance && typeof window.performance.now === "function"
+      ? window.performance.now()
+      : null;
+  }
+
   function showError(title, detail) {
     showLocalVerdict("error", title, detail, [
       makeButton("scan-retry", TEXT.retry, true),
@@ -215,12 +293,12 @@
 
   var inFlight = false;
 
-  function postForm() {
+  function postForm(timeout) {
     var controller = typeof AbortController === "function" ? new AbortController() : null;
     var timer = controller
       ? window.setTimeout(function () {
           controller.abort();
-        }, REQUEST_TIMEOUT_MS)
+        }, timeout || REQUEST_TIMEOUT_MS)
       : null;
     var url = form.getAttribute("action") || window.location.href;
     return window
@@ -245,10 +323,40 @@
       });
   }
 
+  function categoryValue() {
+    var select = form.querySelector('[name="category"]');
+    return select ? select.value : "";
+  }
+
+  /* A verdict decided on this phone. A refusal after the server did not answer keeps the
+     code and the client_id, so that "Réessayer" asks the server again for the same scan. */
+  function decideHere(code, started, afterNetworkError) {
+    return phone.scanHere(code, categoryValue(), clientIdInput ? clientIdInput.value : "")
+      .then(function (verdict) {
+        var queued = verdict.status === "queued";
+        var retry = afterNetworkError && !queued;
+        showDecided(verdict, retry);
+        measure(started, "offline");
+        if (!retry) {
+          unconfirmedCode = null;
+          renewClientId();
+        }
+        if (queued) {
+          codeInput.value = "";
+        }
+        focusVerdict();
+      })
+      .catch(function () {
+        /* The phone's storage failed: nothing was queued, so nothing may be handed over. */
+        showError(TEXT.storageErrorTitle, TEXT.storageErrorDetail);
+      });
+  }
+
   function submitScan() {
     if (inFlight) {
       return;
     }
+    var started = startedAt();
     var code = codeInput.value.trim();
     codeInput.value = code;
     if (!code) {
@@ -267,7 +375,32 @@
     form.setAttribute("aria-busy", "true");
     showLocalVerdict("pending", TEXT.pending, "", []);
 
-    postForm()
+    var done = function () {
+      inFlight = false;
+      form.removeAttribute("aria-busy");
+    };
+    if (phone && navigator.onLine === false) {
+      decideHere(code, started, false).finally(done);
+      return;
+    }
+    /* The same coupon waiting in this phone's queue: the server does not know it yet. */
+    var waiting = phone ? phone.pendingDuplicate(code) : Promise.resolve(null);
+    waiting.then(function (duplicate) {
+      if (duplicate) {
+        showDecided(duplicate, false);
+        measure(started, "offline");
+        unconfirmedCode = null;
+        renewClientId();
+        focusVerdict();
+        return null;
+      }
+      return askServer(code, started);
+    }).finally(done);
+  }
+
+  function askServer(code, started) {
+    var fallback = Boolean(phone && phone.canDecideHere(code));
+    return postForm(fallback ? REQUEST_TIMEOUT_WITH_FALLBACK_MS : REQUEST_TIMEOUT_MS)
       .then(function (result) {
         var response = result.response;
         var fragment = response.redirected ? null : parseVerdictFragment(result.text);
@@ -277,6 +410,10 @@
           verdictBox.replaceChildren(fragment);
           verdictBox.setAttribute("aria-busy", "false");
           ensureScanNextButton();
+          measure(started, "online");
+          if (phone && verdictBox.querySelector('[data-status="accepted"]')) {
+            phone.rememberAccepted(code);
+          }
           unconfirmedCode = null;
           renewClientId();
           if (response.ok) {
@@ -292,12 +429,14 @@
         showError(TEXT.serverErrorTitle, TEXT.serverErrorDetail + " (" + response.status + ")");
       })
       .catch(function () {
-        /* Network failure or timeout: the outcome is unknown; keep code and client_id. */
+        /* Network failure or timeout: the outcome is unknown; keep code and client_id. A QR
+           code can still be decided here, under the same client_id: if the server did record
+           this scan, sending it again from the queue gets that same answer back. */
+        if (phone && phone.canDecideHere(code)) {
+          return decideHere(code, started, true);
+        }
         showError(TEXT.networkErrorTitle, TEXT.networkErrorDetail);
-      })
-      .finally(function () {
-        inFlight = false;
-        form.removeAttribute("aria-busy");
+        return null;
       });
   }
 

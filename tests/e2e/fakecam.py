@@ -8,11 +8,12 @@ simplest it accepts. :func:`write_y4m` turns a still image into such a file and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image
 
-__all__ = ["chromium_fake_camera_args", "write_y4m"]
+__all__ = ["chromium_fake_camera_args", "write_y4m", "write_y4m_cycle"]
 
 
 def _letterbox(image: Image.Image, width: int, height: int) -> Image.Image:
@@ -53,24 +54,39 @@ def write_y4m(
     white. Luma comes from the grayscale image; both chroma planes are 128
     (no colour). Chromium loops the file, so a few frames are enough.
     """
+    write_y4m_cycle([image], path, width=width, height=height, frames_each=frames)
+
+
+def write_y4m_cycle(
+    images: Sequence[Image.Image],
+    path: Path,
+    *,
+    width: int = 640,
+    height: int = 480,
+    frames_each: int = 15,
+) -> None:
+    """Write a Y4M video (30 frames a second) showing each of ``images`` in turn for
+    ``frames_each`` frames; Chromium loops it, like coupons held up one after another."""
     if width <= 0 or height <= 0 or width % 2 or height % 2:
         raise ValueError(
             f"width and height must be positive and even for 4:2:0, got {width}x{height}"
         )
-    if frames < 1:
-        raise ValueError(f"frames must be >= 1, got {frames}")
+    if frames_each < 1:
+        raise ValueError(f"frames must be >= 1, got {frames_each}")
+    if not images:
+        raise ValueError("at least one image is needed")
 
-    luma = _letterbox(image, width, height).tobytes()
-    assert len(luma) == width * height
     chroma = bytes([128]) * ((width // 2) * (height // 2))
-    frame = b"FRAME\n" + luma + chroma + chroma
-
     header = f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode("ascii")
     path = Path(path)
     with path.open("wb") as fh:
         fh.write(header)
-        for _ in range(frames):
-            fh.write(frame)
+        for image in images:
+            luma = _letterbox(image, width, height).tobytes()
+            assert len(luma) == width * height
+            frame = b"FRAME\n" + luma + chroma + chroma
+            for _ in range(frames_each):
+                fh.write(frame)
 
 
 def chromium_fake_camera_args(y4m: Path) -> list[str]:

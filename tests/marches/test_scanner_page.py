@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
+from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import reverse
 
@@ -60,10 +66,35 @@ def test_the_page_follows_the_dom_contract_of_scanner_js(vendor_client: Client, 
         "/static/vendor/barcode-detector/barcode-detector.iife.js",
         "/static/js/scanner.js",
         "Aujourd'hui : 0 coupons",
+        # scanner-offline.js: pairing, configuration, queue, sync, service worker.
+        "/static/js/scanner-qr.js",
+        "/static/js/scanner-offline.js",
+        'data-scanner-source="network"',
+        f'data-scope="{world.a.vendor.slug}/{world.a.market.slug}"',
+        f'data-pair-url="{scanner_url(world.a)}appareil/"',
+        'data-config-url="/api/v1/scanner/config"',
+        'data-batch-url="/api/v1/redemptions/batch"',
+        'data-redeem-url="/api/v1/redemptions"',
+        f'data-sw-url="/marchands/{world.a.vendor.slug}/scanner-sw.js"',
+        f'<link rel="manifest" href="{scanner_url(world.a)}manifest.webmanifest" '
+        'crossorigin="use-credentials">',
+        'id="scanner-network" class="scanner__network" role="status" hidden',
+        'id="scanner-pairing"',
+        'id="scanner-pair"',
+        'id="scanner-queue"',
+        'id="scanner-queue-count"',
+        'id="scanner-queue-rows"',
+        'id="scanner-sync"',
+        'id="scanner-sync-status"',
+        'id="scanner-results"',
+        'id="scanner-results-summary"',
+        'id="scanner-results-rows"',
+        'id="scanner-device"',
     ]:
         assert fragment in html, fragment
     assert "style=" not in html
     assert "<script>" not in html
+    assert " on" + "click=" not in html
 
 
 def test_a_manual_code_is_accepted_once(vendor_client: Client, world: Any) -> None:
@@ -246,3 +277,117 @@ def test_anonymous_people_are_sent_to_the_login_page(client: Client, world: Any)
 
     assert response.status_code == 302
     assert "/comptes/login/" in response["Location"]
+
+
+# The installable app: manifest, service worker, weight --------------------------------------
+
+
+def test_the_manifest_makes_the_scanner_installable(vendor_client: Client, world: Any) -> None:
+    url = reverse("marches:scanner_manifest", args=[world.a.vendor.slug, world.a.market.slug])
+
+    response = vendor_client.get(url)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/manifest+json"
+    manifest = json.loads(response.content)
+    assert manifest["start_url"] == scanner_url(world.a)
+    assert manifest["scope"] == scanner_url(world.a)
+    assert manifest["display"] == "standalone"
+    assert world.a.vendor.name in manifest["name"] and manifest["short_name"]
+    assert manifest["icons"] == [
+        {"src": "/static/favicon.svg", "sizes": "any", "type": "image/svg+xml"}
+    ]
+    assert finders.find("favicon.svg")
+
+
+def test_the_service_worker_covers_the_scanner_and_keeps_what_it_loads(
+    vendor_client: Client, world: Any
+) -> None:
+    page = vendor_client.get(scanner_url(world.a)).content.decode()
+    url = reverse("marches:scanner_sw", args=[world.a.vendor.slug])
+
+    response = vendor_client.get(url)
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/javascript")
+    assert response["Cache-Control"] == "no-cache"
+    script = response.content.decode()
+    # Its scope (the folder it is served from) holds the scanner page.
+    scope = url.rsplit("/", 1)[0] + "/"
+    assert scanner_url(world.a).startswith(scope)
+    assert f"const SCOPE = {json.dumps(scope)};" in script
+    assets = json.loads(re.search(r"const ASSETS = (\[.*?\]);", script).group(1))
+    # Everything the page loads, so that it opens offline.
+    for loaded in referenced_urls(page):
+        if not loaded.startswith(("/api/", scope)):
+            assert loaded in assets, loaded
+    for asset in assets:
+        if asset.startswith("/static/"):
+            assert finders.find(asset.removeprefix("/static/")), asset
+    assert "{{" not in script and "{%" not in script
+
+
+def test_the_service_worker_and_manifest_are_for_people_who_scan_for_the_vendor(
+    client: Client, world: Any
+) -> None:
+    urls = [
+        reverse("marches:scanner_sw", args=[world.a.vendor.slug]),
+        reverse("marches:scanner_manifest", args=[world.a.vendor.slug, world.a.market.slug]),
+    ]
+    for user in [world.b.vendor_user, world.a.manager, world.a.coordinator, world.nobody]:
+        client.force_login(user)
+        for url in urls:
+            assert client.get(url).status_code == 404, (user, url)
+    client.force_login(world.a.vendor_user)
+    assert [client.get(url).status_code for url in urls] == [200, 200]
+    assert client.post(urls[0]).status_code == 405
+
+
+class _References(HTMLParser):
+    """The URLs a page makes the browser load: scripts, stylesheets, icons, the manifest, and
+    the scanner's data-*-url files (its wasm and its service worker)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "script" and found.get("src"):
+            self.urls.append(str(found["src"]))
+        if tag == "link" and found.get("rel") in {"stylesheet", "icon", "manifest"}:
+            self.urls.append(str(found["href"]))
+        for name in ("data-wasm-url", "data-sw-url"):
+            if found.get(name):
+                self.urls.append(str(found[name]))
+
+
+def referenced_urls(html: str) -> list[str]:
+    parser = _References()
+    parser.feed(html)
+    return parser.urls
+
+
+# The scanner page with everything it loads, as the issue asks: under 1.5 MB.
+PAGE_BUDGET = 1_500_000
+
+
+def test_the_scanner_page_weighs_under_its_budget(vendor_client: Client, world: Any) -> None:
+    response = vendor_client.get(scanner_url(world.a))
+    html = response.content.decode()
+    sizes = {"page": len(response.content)}
+    for url in referenced_urls(html):
+        if url.startswith(settings.STATIC_URL):
+            found = finders.find(url.removeprefix(settings.STATIC_URL))
+            assert found, url
+            sizes[url] = Path(found).stat().st_size
+        else:
+            answer = vendor_client.get(url)  # the catalog, the manifest, the service worker
+            assert answer.status_code == 200, url
+            sizes[url] = len(answer.content)
+
+    assert "/static/vendor/barcode-detector/zxing_reader.wasm" in sizes
+    assert "/jsi18n/" in sizes
+    assert {"/static/js/scanner.js", "/static/js/scanner-offline.js"} <= set(sizes)
+    total = sum(sizes.values())
+    assert total < PAGE_BUDGET, sorted(sizes.items(), key=lambda item: -item[1])
