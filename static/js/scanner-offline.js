@@ -141,14 +141,18 @@
     return (n < 10 ? "0" : "") + n;
   }
 
-  /* An ISO 8601 time with this phone's UTC offset, e.g. 2026-07-04T10:42:00-04:00. */
+  /* An ISO 8601 time with this phone's UTC offset and milliseconds, e.g.
+   * 2026-07-04T10:42:00.123-04:00: the server orders two scans of one coupon by it, so a
+   * scan must not look earlier than it was by dropping its fraction of a second. */
   function isoWithOffset(date) {
+    var ms = date.getMilliseconds();
     var offset = -date.getTimezoneOffset();
     var sign = offset >= 0 ? "+" : "-";
     var abs = Math.abs(offset);
     return (
       date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) + "T" +
       pad(date.getHours()) + ":" + pad(date.getMinutes()) + ":" + pad(date.getSeconds()) +
+      "." + (ms < 100 ? "0" : "") + pad(ms) +
       sign + pad(Math.floor(abs / 60)) + ":" + pad(abs % 60)
     );
   }
@@ -197,14 +201,23 @@
     }
   };
 
+  /* Times are shown in the program's time zone (the config's), not the phone's setting. */
   Formats.prototype.time = function (iso) {
     var date = new Date(iso);
     var options = { hour: "2-digit", minute: "2-digit" };
-    if (new Date().toDateString() !== date.toDateString()) {
+    if (this.timeZone) {
+      options.timeZone = this.timeZone;
+    }
+    if (localDay(new Date(), this.timeZone) !== localDay(date, this.timeZone)) {
       options.day = "numeric";
       options.month = "short";
     }
-    return new Intl.DateTimeFormat(this.language, options).format(date);
+    try {
+      return new Intl.DateTimeFormat(this.language, options).format(date);
+    } catch (e) {
+      delete options.timeZone;
+      return new Intl.DateTimeFormat(this.language, options).format(date);
+    }
   };
 
   Formats.prototype.day = function (isoDay) {
@@ -297,6 +310,7 @@
       .then(function (found) {
         self.device = found[0] || null;
         self.config = found[1] ? found[1].config : null;
+        self.formats.timeZone = self.config ? self.config.time_zone : undefined;
         if (found[2]) {
           self.renderResults(found[2]);
         }
@@ -449,6 +463,7 @@
         return response.json().then(function (config) {
           config.received_at = new Date().toISOString();
           self.config = config;
+          self.formats.timeZone = config.time_zone;
           self.showDevice();
           return self.store.put("configs", { scope: self.scope, config: config }).then(function () {
             return config;
@@ -499,7 +514,7 @@
     if (this.device && this.device.token) {
       var text = interpolate(gettext("Appareil : %(name)s."), { name: this.device.name || "" });
       if (this.config && this.config.received_at) {
-        text += " " + interpolate(gettext("Coupons annulés à jour au %(time)s."), {
+        text += " " + interpolate(gettext("Liste des coupons annulés reçue à %(time)s."), {
           time: this.formats.time(this.config.received_at),
         });
       }

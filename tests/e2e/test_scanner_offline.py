@@ -166,7 +166,9 @@ def open_scanner(page: Any, stall: Stall) -> None:
     """Open the scanner online and wait until it is ready to work offline: paired, configured,
     and its page saved by the service worker."""
     page.goto(stall.url)
-    page.locator("#scanner-device", has_text="Coupons annulés à jour").wait_for(timeout=15_000)
+    page.locator("#scanner-device", has_text="Liste des coupons annulés reçue").wait_for(
+        timeout=15_000
+    )
     assert page.evaluate(PAGE_SAVED)
 
 
@@ -353,7 +355,7 @@ def test_a_revoked_device_asks_to_be_paired_again(live_server: Any, phone: Any) 
     assert "révoqué" in pairing.inner_text()
     assert Device.objects.count() == 1  # not paired again behind the vendor's back
     page.locator("#scanner-pair").click()
-    page.locator("#scanner-device", has_text="Coupons annulés à jour").wait_for()
+    page.locator("#scanner-device", has_text="Liste des coupons annulés reçue").wait_for()
     assert pairing.is_hidden()
     assert Device.objects.count() == 2
     assert Device.objects.filter(revoked_at__isnull=True).get().created_by == stall.user
