@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db import connection, connections
+from django.db.models import Count, Model, Q, QuerySet, Sum
 from django.utils import timezone
 
 from beneficiaires.models import Household
@@ -29,8 +32,53 @@ class CodeError(Exception):
         self.code = code
 
 
+# Hand-written SQL for the scanning hot path (`resolve_scanned_code`, and the device look-up of
+# marches.services.authenticate_device): building an ORM query costs several times what the
+# database spends answering it (bench/README.md). The column lists come from the models, and
+# the rows are converted as the ORM would convert them, so the instances are the ORM's own.
+
+_M = TypeVar("_M", bound=Model)
+
+
+@functools.cache
+def columns_sql(model: type[Model], alias: str) -> str:
+    """Every concrete column of `model` under `alias`, in field order (see model_from_row)."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+
+
+def model_from_row(model: type[_M], values: Sequence[Any], using: str = "default") -> _M:
+    """An instance of `model` from the values of `columns_sql(model, …)`, converted as the ORM
+    converts them (SQLite, for instance, answers dates and decimals as text)."""
+    db = connections[using]
+    fields, converted = _row_layout(model, using)
+    if converted:
+        values = list(values)
+        for index, column in converted:
+            value = values[index]
+            for convert in _converters(column, db):
+                value = convert(value, column, db)
+            values[index] = value
+    return model.from_db(using, fields, values)
+
+
+@functools.cache
+def _row_layout(model: type[Model], using: str) -> tuple[list[str], list[tuple[int, Any]]]:
+    """The attribute names of `model`'s columns, and those columns whose values the ORM
+    converts on that database (none on PostgreSQL for the models read this way)."""
+    db = connections[using]
+    columns = [f.get_col(model._meta.db_table) for f in model._meta.concrete_fields]
+    converted = [(i, column) for i, column in enumerate(columns) if _converters(column, db)]
+    return [f.attname for f in model._meta.concrete_fields], converted
+
+
+def _converters(column: Any, db: Any) -> list[Any]:
+    field_converters = column.output_field.get_db_converters(db)
+    return list(db.ops.get_db_converters(column)) + list(field_converters)
+
+
 def resolve_scanned_code(text: str) -> Coupon:
-    """The coupon a QR text or a manual code stands for.
+    """The coupon a QR text or a manual code stands for, with its program.
 
     A QR text is verified (structure, then Ed25519 signature) before the database is asked; a
     manual code's check symbol likewise. The one exception: a well-formed QR whose key id this
@@ -50,12 +98,23 @@ def resolve_scanned_code(text: str) -> Coupon:
         if not codes.is_well_formed(normalized):
             raise CodeError("invalid_code")
         code, program_id = normalized, None
-    coupon = (
-        Coupon.objects.select_related("program", "program__territory").filter(code=code).first()
-    )
-    if coupon is None or (program_id is not None and coupon.program_id != program_id):
+    # Coupon.objects.select_related("program").filter(code=code), one query.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns_sql(Coupon, 'c')}, {columns_sql(Program, 'p')}"
+            f" FROM {Coupon._meta.db_table} c JOIN {Program._meta.db_table} p"
+            " ON p.id = c.program_id WHERE c.code = %s",
+            [code],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise CodeError("unknown_code")
+    split = len(Coupon._meta.concrete_fields)
+    coupon = model_from_row(Coupon, row[:split])
+    if program_id is not None and coupon.program_id != program_id:
         # Well formed (and, for a QR, signed by us), yet no such coupon here.
         raise CodeError("unknown_code")
+    coupon.program = model_from_row(Program, row[split:])
     return coupon
 
 

@@ -17,15 +17,20 @@ coupon valid at the stall is not refused because the phone synced after it expir
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import functools
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import CharField, Field, Model, Value
 from django.utils import formats, timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from comptes.models import User
@@ -116,11 +121,11 @@ class Verdict:
             if c.get("honoured"):
                 return _("Scan en double honoré par la coordination : il vous sera remboursé.")
             return _("Coupon de {value} accepté. Remettez les produits.").format(
-                value=format_money(self.coupon.value if self.coupon else None)
+                value=_money(self.coupon.value if self.coupon else None)
             )
         if self.status == VALID:
             return _("Coupon de {value} valide : il n'a pas encore été échangé.").format(
-                value=format_money(self.coupon.value if self.coupon else None)
+                value=_money(self.coupon.value if self.coupon else None)
             )
         if self.status == CONFLICT:
             return _(
@@ -129,6 +134,16 @@ class Verdict:
             ).format(when=_where_and_when(c))
         message = _DETAILS.get(self.reason or "")
         return message(c) if message else _("Coupon refusé.")
+
+
+def _money(value: Decimal | None) -> str:
+    return _formatted_money(value, get_language())
+
+
+@functools.lru_cache(maxsize=512)
+def _formatted_money(value: Decimal | None, language: str | None) -> str:
+    # Babel's formatting is a good part of an answer's time; coupons have few distinct values.
+    return format_money(value, language=language)
 
 
 def _where_and_when(c: dict[str, Any]) -> str:
@@ -262,19 +277,29 @@ def _replay(client_id: uuid.UUID, code_key: str, vendor: Vendor) -> Verdict | No
     """The answer owed to this client_id if this scan was already received.
 
     A client_id is only ever replayed to the vendor that sent it: another vendor presenting it
-    learns nothing about that scan.
+    learns nothing about that scan. Almost every scan is new: one query probes both tables, and
+    only a scan found there is read in full.
     """
-    redemption = (
-        Redemption.objects.select_related("coupon__program", "vendor", "market")
-        .filter(client_id=client_id)
-        .first()
+    found = set(
+        Redemption.objects.filter(client_id=client_id)
+        .order_by()
+        .values_list(Value("redemption", output_field=CharField()), flat=True)
+        .union(
+            ScanRejection.objects.filter(client_id=client_id)
+            .order_by()
+            .values_list(Value("rejection", output_field=CharField()), flat=True),
+            all=True,
+        )
     )
-    if redemption is not None:
+    if "redemption" in found:
+        redemption = Redemption.objects.select_related("coupon__program", "vendor", "market").get(
+            client_id=client_id
+        )
         if redemption.vendor_id != vendor.pk or redemption.coupon.code != code_key:
             return Verdict(REJECTED, "client_id_reused", replayed=True)
         return _verdict_of(redemption, vendor, replayed=True)
-    rejection = ScanRejection.objects.select_related("coupon").filter(client_id=client_id).first()
-    if rejection is not None:
+    if "rejection" in found:
+        rejection = ScanRejection.objects.select_related("coupon").get(client_id=client_id)
         if rejection.vendor_id != vendor.pk or rejection.code_hash != _hash(code_key):
             return Verdict(REJECTED, "client_id_reused", replayed=True)
         return Verdict(
@@ -350,6 +375,46 @@ def check_coupon(
     return Verdict(VALID, coupon=coupon)
 
 
+_V = TypeVar("_V", "Verdict", "Verdict | None")
+
+# The statement that takes a coupon for a scan (`_Attempt.take`), written as SQL because the ORM
+# spends several times longer building it than the database spends running it (bench/README.md).
+_TAKE_SQL = (
+    "UPDATE coupons_coupon SET status = %s, redeemed_at = %s"
+    " WHERE id = %s AND status = %s"
+    " AND program_id IN (SELECT program_id FROM marches_market_programs WHERE market_id = %s)"
+    " AND NOT EXISTS (SELECT 1 FROM marches_scanrejection WHERE client_id = %s)"
+)
+_TAKE_SQL_CATEGORY = (
+    " AND program_id IN"
+    " (SELECT program_id FROM programmes_program_categories WHERE productcategory_id = %s)"
+)
+
+
+@functools.cache
+def _insert_columns() -> tuple[tuple[Field[Any, Any], ...], str]:
+    fields = tuple(f for f in Redemption._meta.concrete_fields if not f.primary_key)
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {Redemption._meta.db_table} ({', '.join(quote(f.column) for f in fields)})"
+        f" SELECT {', '.join(['%s'] * len(fields))} FROM taken RETURNING id"
+    )
+    return fields, sql
+
+
+def _insert_sql(redemption: Redemption) -> tuple[str, list[Any]]:
+    """The INSERT of `redemption` from the row `taken` (PostgreSQL), with its values, as
+    Model.save() would send them."""
+    fields, sql = _insert_columns()
+    return sql, [f.get_db_prep_save(getattr(redemption, f.attname), connection) for f in fields]
+
+
+def _prep(model: type[Model], name: str, value: Any) -> Any:
+    """`value` as the database expects it for that field (SQLite stores UUIDs and datetimes as
+    text; PostgreSQL takes them as they are)."""
+    return model._meta.get_field(name).get_db_prep_value(value, connection)  # type: ignore[union-attr]
+
+
 @dataclass(frozen=True)
 class Scan:
     """One scan as a scanner sends it (the single-redemption format of the API)."""
@@ -385,13 +450,16 @@ def redeem_coupon(
         scanned_at = timezone.make_aware(scanned_at)
     if scanned_at is None or scanned_at > now + CLOCK_SKEW:
         scanned_at = now
-    code_key = _code_key(code)
-    replay = _replay(client_id, code_key, vendor)
-    if replay is not None:
-        return replay
+    # A QR text is verified once, here, before any query about the coupon.
+    coupon: Coupon | None = None
+    code_error = ""
+    try:
+        coupon = resolve_scanned_code(code)
+    except CodeError as error:
+        code_error = error.code
     scan = _Attempt(
         client_id=client_id,
-        code_key=code_key,
+        code_key=coupon.code if coupon is not None else _code_key(code),
         vendor=vendor,
         market=market,
         category=category,
@@ -401,19 +469,35 @@ def redeem_coupon(
         offline=offline,
         now=now,
     )
-    try:
-        coupon = resolve_scanned_code(code)
-    except CodeError as error:
-        return scan.refuse(error.code)
+    if (
+        coupon is not None
+        and coupon.status == Coupon.Status.ISSUED
+        and coupon.valid_from <= scan.day <= coupon.valid_until
+    ):
+        # Most scans: a new scan of a coupon to take, in one statement (see _Attempt.take). A
+        # scan already received is never taken again there, so it is answered below.
+        taken = _replaying(scan, lambda: scan.take(coupon))
+        if taken is not None:
+            return taken
+    replay = _replay(client_id, scan.code_key, vendor)
+    if replay is not None:
+        return replay
+    if coupon is None:
+        return scan.refuse(code_error)
     refusal = _refusal(coupon, market=market, category=category, day=scan.day, vendor=vendor)
     if refusal is not None and refusal[0] not in {"already_redeemed", "void"}:
         return scan.refuse(refusal[0], coupon, **refusal[1])
+    return _replaying(scan, lambda: scan.write(coupon))
+
+
+def _replaying(scan: _Attempt, write: Callable[[], _V]) -> _V:
+    """`write` (which makes its own transaction); if a concurrent twin of this scan won the
+    race on the client_id, its answer is replayed instead."""
     try:
-        with transaction.atomic():
-            return scan.write(coupon)
+        return write()
     except IntegrityError:
         # The same client_id arrived twice at once, and the other request committed first.
-        replay = _replay(client_id, code_key, vendor)
+        replay = _replay(scan.client_id, scan.code_key, scan.vendor)
         if replay is not None:
             return replay
         raise
@@ -437,7 +521,13 @@ class _Attempt:
         return timezone.localdate(self.scanned_at)
 
     def record(self, coupon: Coupon, status: str) -> Redemption:
-        return Redemption.objects.create(
+        redemption = self.redemption(coupon, status)
+        redemption.save(force_insert=True)
+        return redemption
+
+    def redemption(self, coupon: Coupon, status: str) -> Redemption:
+        """The row this scan records (not saved)."""
+        return Redemption(
             coupon=coupon,
             vendor=self.vendor,
             market=self.market,
@@ -452,9 +542,58 @@ class _Attempt:
             recorded_at=self.now,
         )
 
+    def take(self, coupon: Coupon) -> Verdict | None:
+        """Take an issued coupon for this scan, or None (nothing written).
+
+        One conditional UPDATE holds every check that would otherwise cost a query of its own:
+        the coupon is still issued, this market takes its program (and the program the
+        category), and this client_id was not refused before (a redemption with it is refused
+        by the unique index, which rolls this UPDATE back).
+        """
+        sql = _TAKE_SQL
+        params: list[Any] = [
+            Coupon.Status.REDEEMED,
+            _prep(Coupon, "redeemed_at", self.now),
+            coupon.pk,
+            Coupon.Status.ISSUED,
+            self.market.pk,
+            _prep(ScanRejection, "client_id", self.client_id),
+        ]
+        if self.category is not None:
+            sql += _TAKE_SQL_CATEGORY
+            params.append(self.category.pk)
+        redemption = self.redemption(coupon, Redemption.Status.ACCEPTED)
+        if connection.vendor == "postgresql":
+            # Taken and recorded in one statement (the INSERT reads the UPDATE's row, so it
+            # inserts nothing if the coupon was not taken), which is its own transaction; inside
+            # a caller's transaction, a savepoint, so that a duplicate client_id leaves it usable.
+            insert, values = _insert_sql(redemption)
+            with (
+                contextlib.nullcontext() if connection.get_autocommit() else transaction.atomic(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute(f"WITH taken AS ({sql} RETURNING id) {insert}", params + values)
+                row = cursor.fetchone()
+            if row is None:
+                return None
+            redemption.pk = row[0]
+            redemption._state.adding, redemption._state.db = False, connection.alias
+        else:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                if cursor.rowcount != 1:
+                    return None
+                redemption.save(force_insert=True)
+        coupon.status, coupon.redeemed_at = Coupon.Status.REDEEMED, self.now
+        return Verdict(ACCEPTED, coupon=coupon, redemption=redemption)
+
     def write(self, coupon: Coupon) -> Verdict:
-        # The common case in one statement: the conditional UPDATE takes the coupon for this
-        # scan, or finds it taken (concurrent scans of it queue on the row's lock meanwhile).
+        with transaction.atomic():
+            return self._write(coupon)
+
+    def _write(self, coupon: Coupon) -> Verdict:
+        # The conditional UPDATE takes the coupon for this scan, or finds it taken (concurrent
+        # scans of it queue on the row's lock meanwhile).
         won = Coupon.objects.filter(pk=coupon.pk, status=Coupon.Status.ISSUED).update(
             status=Coupon.Status.REDEEMED, redeemed_at=self.now
         )
@@ -463,7 +602,11 @@ class _Attempt:
             coupon.status, coupon.redeemed_at = Coupon.Status.REDEEMED, self.now
             return Verdict(ACCEPTED, coupon=coupon, redemption=redemption)
         # Taken (or voided): lock it to decide between a refusal and a conflict.
-        locked = Coupon.objects.select_for_update().select_related("program").get(pk=coupon.pk)
+        locked = (
+            Coupon.objects.select_for_update(of=("self",))
+            .select_related("program")
+            .get(pk=coupon.pk)
+        )
         if not self.offline:
             refusal = _refusal(
                 locked,
