@@ -31,7 +31,8 @@ run: $(VENV)/.runtime
 		trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 		DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-# The whole suite: SQLite (with the browser tests), then the PostgreSQL suite.
+# The whole suite: SQLite (with the browser tests), then again on PostgreSQL (all but the
+# browser tests), where the concurrency tests meet real row locks.
 # Under CI=true a missing PostgreSQL or chromium fails the run instead of skipping.
 test: test-sqlite test-postgres
 
@@ -40,7 +41,7 @@ test-sqlite: $(VENV)/.dev
 
 test-postgres: $(VENV)/.dev
 	@if [ "$$CI" = "true" ] || $(BIN)/python scripts/pg_available.py "$(PG_URL)"; then \
-		DEBUG=true DATABASE_URL="$(PG_URL)" $(BIN)/python -m pytest -m "postgres or api"; \
+		DEBUG=true DATABASE_URL="$(PG_URL)" $(BIN)/python -m pytest -m "not e2e"; \
 	else \
 		echo "PostgreSQL is not reachable at $(PG_URL): PostgreSQL suite skipped (set PG_URL)."; \
 	fi

@@ -490,7 +490,7 @@ def replace_coupons(
                 void_note=note,
             )
             replaceable = list(
-                Coupon.objects.select_for_update()
+                Coupon.objects.select_for_update(of=("self",))
                 .filter(
                     pk__in=ids,
                     status=Coupon.Status.VOID,
