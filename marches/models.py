@@ -141,7 +141,7 @@ class Redemption(models.Model):
         CONFLICT = "conflict", _("En examen (scanné deux fois)")
         HONOURED = "honoured", _("Honoré (perte consignée)")
         REFUSED = "refused", _("Refusé après examen")
-        UNDONE = "undone", _("Annulé par le marchand")
+        UNDONE = "undone", _("Annulé par l'entreprise")
 
     # What a vendor is paid for.
     REIMBURSABLE = (Status.ACCEPTED, Status.HONOURED)

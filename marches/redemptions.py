@@ -163,7 +163,7 @@ def _already_redeemed_detail(c: dict[str, Any]) -> str:
         return _("Déjà échangé par vous à {time} (le {date}).").format(
             time=_time(c.get("redeemed_at")), date=_date(c.get("redeemed_at"))
         )
-    return _("Déjà échangé par un autre marchand le {date} à {time} — {market}.").format(
+    return _("Déjà échangé par une autre entreprise le {date} à {time} — {market}.").format(
         date=_date(c.get("redeemed_at")),
         time=_time(c.get("redeemed_at")),
         market=c.get("market", ""),

@@ -545,7 +545,7 @@
     manual_offline: gettext("Code manuel : réseau nécessaire"),
     no_crypto: gettext("Vérification hors ligne impossible"),
     unknown_key: gettext("Vérification hors ligne impossible"),
-    not_ready: gettext("Lecteur pas prêt pour le hors-ligne"),
+    not_ready: gettext("Lecteur pas prêt pour travailler hors ligne"),
     invalid_code: gettext("Code abîmé"),
     bad_signature: gettext("Pas un de nos coupons"),
     not_accepted_here: gettext("Non accepté ici"),

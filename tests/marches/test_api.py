@@ -151,7 +151,7 @@ def test_a_scan_of_a_coupon_another_vendor_took_says_where_and_when(
 
     detail = response.json()["detail"]
     day = date_format(timezone.localdate(), "DATE_FORMAT")
-    assert f"par un autre marchand le {day} à 10\xa0h\xa042" in detail
+    assert f"par une autre entreprise le {day} à 10\xa0h\xa042" in detail
     assert world.a.market.name in detail
     assert "Ferme voisine" not in detail
 

@@ -86,7 +86,7 @@ def test_a_mistaken_scan_is_undone_within_the_window_and_the_coupon_can_be_spent
         # The undone scan stays on the page, marked as such, without its button; the day's
         # totals no longer count it.
         row = text(after).split(f'data-redemption="{redemption.pk}"')[1].split("</tr>")[0]
-        assert "Annulé par le marchand" in row
+        assert "Annulé par l'entreprise" in row
         assert UNDO_BUTTON not in row
         assert (after.context["day"].count, after.context["day"].value) == (0, Decimal("0.00"))
 
