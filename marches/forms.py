@@ -99,7 +99,9 @@ class MarketDaysForm(forms.Form):
     end = forms.DateField(
         label=_("Au"),
         widget=DateInput(),
-        help_text=_("Pour une seule journée, indiquez la même date et « Chaque jour de la période »."),
+        help_text=_(
+            "Pour une seule journée, indiquez la même date et « Chaque jour de la période »."
+        ),
     )
     opens_at = forms.TimeField(label=_("Ouverture"), required=False, widget=TimeInput())
     closes_at = forms.TimeField(label=_("Fermeture"), required=False, widget=TimeInput())
