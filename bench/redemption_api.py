@@ -113,7 +113,6 @@ def seed(coupon_count: int) -> tuple[str, list[str]]:
         serial_prefix="BANC",
         season_start=today - datetime.timedelta(days=1),
         season_end=today + datetime.timedelta(days=30),
-        budget=Decimal("5.00") * coupon_count,
     )
     organization = Organization.objects.create(name="Organisme", slug="organisme")
     Partnership.objects.create(organization=organization, program=program)

@@ -112,7 +112,6 @@ def seed(count: int) -> tuple[str, str, list[str]]:
         serial_prefix="BANC",
         season_start=today - datetime.timedelta(days=1),
         season_end=today + datetime.timedelta(days=30),
-        budget=Decimal("1000000.00"),
         offline_max_count=count,
         offline_max_value=Decimal("5.00") * count,
     )

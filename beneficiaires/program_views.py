@@ -30,6 +30,7 @@ from beneficiaires.program_forms import (
     PolicyForm,
 )
 from beneficiaires.services import EnrollmentError
+from financement.selectors import program_funds
 from programmes.models import Program
 from programmes.selectors import programs_for
 
@@ -254,6 +255,7 @@ def partner_quota(request: HttpRequest, slug: str, organization_slug: str) -> Ht
             "form": form,
             "usage": usage,
             "reserved": services.reserved_value(program, organization),
+            "funds": program_funds(program),
         },
         status=status,
     )

@@ -34,6 +34,7 @@ from beneficiaires.models import (
 )
 from beneficiaires.privacy import duplicate_key, name_hash
 from comptes.models import User
+from financement.selectors import program_funds
 from programmes.allotment import amount_for_size
 from programmes.models import Program
 from programmes.money import ZERO, format_money, quantize
@@ -409,11 +410,12 @@ def room_for(
                 left=format_money(max(partnership.value_quota - used, ZERO)),
             )
     used = reserved_value(program)
-    if used + value > program.budget:
+    funds = program_funds(program)
+    if used + value > funds:
         return "budget", _(
             "Les fonds du programme sont engagés : il reste {left}, l'allocation de ce ménage "
             "vaut {value}."
-        ).format(left=format_money(max(program.budget - used, ZERO)), value=format_money(value))
+        ).format(left=format_money(max(funds - used, ZERO)), value=format_money(value))
     return "", ""
 
 

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     # Ours, in the order of the layers (each imports only from those above it).
     "comptes",
     "programmes",
+    "financement",
     "beneficiaires",
     "coupons",
     "marches",

@@ -19,12 +19,9 @@ class CouponsConfig(AppConfig):
         from django.core import checks
 
         from coupons.keys import check_signing_keys
-        from programmes.services import register_committed_value_provider
 
         checks.register(check_signing_keys, checks.Tags.security, deploy=True)
 
-        # A program's budget is never lowered below what its coupons already hold.
-        register_committed_value_provider(program_committed_value)
         # Enrollment's waitlist: what the coupons hold plus the allotments still to issue.
         from beneficiaires.services import register_reserved_value_provider
 
@@ -38,12 +35,6 @@ class CouponsConfig(AppConfig):
         from beneficiaires.services import register_household_closed_hook
 
         register_household_closed_hook(revoke_wallet_links)
-
-
-def program_committed_value(program: Program) -> Decimal:
-    from coupons.services import committed_value
-
-    return committed_value(program=program)
 
 
 def program_reserved_value(program: Program, organization: Organization | None) -> Decimal:

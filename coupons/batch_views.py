@@ -28,6 +28,7 @@ from coupons import selectors, services
 from coupons.custody import coupon_custody
 from coupons.forms import BearerBatchForm, VoidForm
 from coupons.models import Coupon
+from financement.selectors import program_funds
 from programmes.money import format_money
 from programmes.selectors import programs_for
 
@@ -57,6 +58,7 @@ def program_batches(request: HttpRequest, slug: str) -> HttpResponse:
             "program": program,
             "page_obj": page_obj,
             "totals": selectors.coupon_totals(programs_for(request.user).filter(pk=program.pk)),
+            "funds": program_funds(program),
         },
     )
 
@@ -106,7 +108,7 @@ def bearer_batch_create(request: HttpRequest, slug: str) -> HttpResponse:
                     ),
                 )
                 return redirect("coupons:batch_detail", pk=batch.pk)
-    available = program.budget - services.committed_value(program=program)
+    available = program_funds(program) - services.committed_value(program=program)
     return render(
         request,
         "coupons/bearer_batch_form.html",

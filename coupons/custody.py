@@ -45,14 +45,14 @@ def coupon_custody(coupon: Coupon) -> list[CustodyStep]:
     holder = (
         _("ménage {reference}").format(reference=coupon.household.reference)
         if coupon.household
-        else _("au porteur, par {organization}").format(organization=batch.organization.name)
+        else _("au porteur, par {organization}").format(organization=batch.issuer_name)
     )
     steps = [
         CustodyStep(
             at=batch.issued_at,
             what=str(IssuanceBatch.Kind(batch.kind).label),
             who=_email(batch.issued_by),
-            where=batch.organization.name,
+            where=batch.issuer_name,
             detail=_("Lot {batch}, {holder}").format(batch=batch.pk, holder=holder),
         )
     ]
@@ -71,7 +71,7 @@ def coupon_custody(coupon: Coupon) -> list[CustodyStep]:
                 at=batch.delivered_at,
                 what=_("Remis"),
                 who=_email(batch.delivered_by),
-                where=batch.organization.name,
+                where=batch.issuer_name,
             )
         )
     for source in _sources:

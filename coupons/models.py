@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -23,13 +24,17 @@ class IssuanceBatch(models.Model):
         HOUSEHOLD = "household", _("Allocation d'un ménage")
         BEARER = "bearer", _("Lot au porteur pour un organisme")
         REPLACEMENT = "replacement", _("Remplacement de coupons annulés")
+        SALE = "sale", _("Vente solidaire au public")
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="batches")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.HOUSEHOLD)
     household = models.ForeignKey(
         Household, on_delete=models.PROTECT, null=True, blank=True, related_name="batches"
     )
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="batches")
+    # Empty only for a public sale: the program sells its coupons itself.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="batches"
+    )
     issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     issued_at = models.DateTimeField(default=timezone.now)
     # The form that issued it carries this key, so a double click issues nothing twice.
@@ -69,6 +74,11 @@ class IssuanceBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.program.serial_prefix}-{self.pk}"
+
+    @property
+    def issuer_name(self) -> str:
+        """Who hands the coupons out: the organization, or the program itself for a sale."""
+        return self.organization.name if self.organization else self.program.name
 
 
 class VoidReason(models.TextChoices):
@@ -237,10 +247,20 @@ class WalletLink(models.Model):
     making a new one, turns the old link away at once.
     """
 
-    household = models.ForeignKey(Household, on_delete=models.CASCADE, related_name="wallet_links")
+    household = models.ForeignKey(
+        Household, on_delete=models.CASCADE, null=True, blank=True, related_name="wallet_links"
+    )
+    # A public buyer's coupons (a sale's batch), who has no household.
+    batch = models.ForeignKey(
+        "IssuanceBatch",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="wallet_links",
+    )
     public_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -262,8 +282,65 @@ class WalletLink(models.Model):
                 fields=["household"],
                 condition=models.Q(revoked_at__isnull=True),
                 name="wallet_one_live_link_per_household",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(household__isnull=False, batch__isnull=True)
+                | models.Q(household__isnull=True, batch__isnull=False),
+                name="wallet_link_for_a_household_or_a_sale",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.household} {self.public_id}"
+
+
+class CouponSale(models.Model):
+    """A purchase of coupons by anyone, below their value (the solidarity sale), paid through
+    Stripe's hosted Checkout. The difference (the subsidy) is the program's; the sale is
+    reserved while its Checkout session is open, so the subsidy allotted is never overspent."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("En attente du paiement")
+        PAID = "paid", _("Payé")
+        EXPIRED = "expired", _("Abandonné")
+        REFUNDED = "refunded", _("Remboursé")
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="sales")
+    buyer_name = EncryptedCharField(_("nom"), max_length=160)
+    buyer_email = EncryptedCharField(_("courriel"), max_length=254)
+    language = models.CharField(max_length=8, default="fr")
+    packs = models.PositiveSmallIntegerField(_("carnets"))
+    price = models.DecimalField(
+        _("prix payé"), max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES
+    )
+    value = models.DecimalField(
+        _("valeur des coupons"), max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    checkout_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    payment_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    batch = models.OneToOneField(
+        IssuanceBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="sale"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("vente solidaire")
+        verbose_name_plural = _("ventes solidaires")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(packs__gte=1), name="sale_at_least_a_pack"),
+            models.CheckConstraint(
+                condition=models.Q(price__gt=0) & models.Q(value__gt=models.F("price")),
+                name="sale_price_below_value",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.program} {self.packs} × ({self.status})"
+
+    @property
+    def subsidy(self) -> Decimal:
+        return self.value - self.price

@@ -325,7 +325,7 @@ def run_print_job(job_id: int) -> None:
     today = timezone.localdate()
     if job.batch is not None:
         coupons = batch_print_queryset(job.batch, today)
-        title, author = batch_title(job.batch), job.batch.organization.name
+        title, author = batch_title(job.batch), job.batch.issuer_name
     else:
         coupons = program_print_queryset(job.program, today)
         title, author = program_title(job.program), job.program.name

@@ -18,6 +18,7 @@ from beneficiaires.models import Household, Organization
 from comptes.models import User
 from coupons import codes
 from coupons.models import Coupon, IssuanceBatch, VoidReason
+from financement.selectors import program_funds
 from programmes.allotment import AllotmentError, amount_for_size, split_into_denominations
 from programmes.models import Program
 from programmes.money import ZERO, format_money, quantize
@@ -122,7 +123,7 @@ def _budget_guard(program: Program, total: Decimal, what: str) -> None:
 
     Called with the program row locked (select_for_update), so two issuances cannot both pass.
     """
-    available = program.budget - committed_value(program=program)
+    available = program_funds(program) - committed_value(program=program)
     if total > available:
         raise IssuanceError(
             "insufficient_funds",

@@ -227,8 +227,15 @@ def wallet_email_possible(household: Household) -> bool:
     return bool(household.email) and has_contact_consent(household)
 
 
+def link_household(link: WalletLink) -> Household:
+    """The household of a household's link (a public buyer's link has none)."""
+    if link.household is None:
+        raise WalletError("not_a_household_link", _("Ce lien n'est pas celui d'un ménage."))
+    return link.household
+
+
 def _email_texts(link: WalletLink, url: str) -> tuple[str, str]:
-    household = link.household
+    household = link_household(link)
     created = date_format(timezone.localtime(link.created_at).date(), "DATE_FORMAT")
     subject = _("Vos coupons de {program}").format(program=household.program.name)
     body = "\n\n".join(
@@ -262,7 +269,7 @@ def send_wallet_link_by_email(*, link: WalletLink, token: str, url: str, sent_by
         raise WalletError("revoked", _("Ce lien a été révoqué : créez-en un nouveau."))
     if wallet_public_id(token) != link.public_id or token not in url:
         raise WalletError("token_mismatch", _("Ce lien ne correspond pas à ce portefeuille."))
-    household = link.household
+    household = link_household(link)
     refusal = wallet_refusal(household)
     if refusal is not None:
         raise refusal

@@ -99,6 +99,8 @@ def wallet(request: HttpRequest, token: str) -> HttpResponse:
     if link is None:
         return _invalid_link(request)
     household = link.household
+    if household is None:  # a public buyer's wallet: not served yet
+        return _invalid_link(request)
     today = timezone.localdate()
     chosen = _chosen_language(request)
     with household_language(household, chosen) as language:

@@ -44,6 +44,8 @@ from coupons.services import (
     mark_batch_delivered,
     replace_coupons,
 )
+from financement.models import Funder
+from financement.services import create_funder, record_contribution
 from marches.models import Device, Market, Redemption, Vendor
 from marches.redemptions import Scan, redeem_coupon, sync_scans
 from marches.services import TOKEN_PREFIX, hash_token
@@ -73,7 +75,9 @@ class ProgramSpec:
     name: str
     territory: str
     serial_prefix: str
-    budget: Decimal
+    fund_holder: str
+    # (funder, its kind, amount): the contributions that make the program's funds.
+    contributions: tuple[tuple[str, str, Decimal], ...]
     # Amount per distribution for households of at least this size.
     allotment: tuple[tuple[int, Decimal], ...]
 
@@ -91,13 +95,20 @@ DISTRIBUTION_FREQUENCY = "weekly"
 SEASON_STARTED_DAYS_AGO = 30
 SEASON_ENDS_IN_DAYS = 120
 
+MEIE = "Ministère de l'Économie, de l'Innovation et de l'Énergie"
+
 PROGRAMS = [
     ProgramSpec(
         slug="portneuf",
         name="Coupons nourriciers de la MRC de Portneuf",
         territory="Portneuf",
         serial_prefix="PORT",
-        budget=Decimal("25000.00"),
+        fund_holder="UPA de Portneuf",
+        contributions=(
+            (MEIE, "government", Decimal("15000.00")),
+            ("Caisse Desjardins de Portneuf", "business", Decimal("5000.00")),
+            ("MRC de Portneuf", "municipal", Decimal("5000.00")),
+        ),
         allotment=ALLOTMENT,
     ),
     ProgramSpec(
@@ -105,7 +116,11 @@ PROGRAMS = [
         name="Coupons nourriciers de la MRC de Rimouski-Neigette",
         territory="Rimouski-Neigette",
         serial_prefix="RIMO",
-        budget=Decimal("15000.00"),
+        fund_holder="Moisson Rimouski-Neigette",
+        contributions=(
+            (MEIE, "government", Decimal("10000.00")),
+            ("Fondation du Bas-Saint-Laurent", "foundation", Decimal("5000.00")),
+        ),
         allotment=ALLOTMENT,
     ),
 ]
@@ -482,7 +497,7 @@ def _program(
         serial_prefix=spec.serial_prefix,
         season_start=today - datetime.timedelta(days=SEASON_STARTED_DAYS_AGO),
         season_end=today + datetime.timedelta(days=SEASON_ENDS_IN_DAYS),
-        budget=spec.budget,
+        fund_holder=spec.fund_holder,
         distribution_count=DISTRIBUTIONS,
         distribution_frequency=DISTRIBUTION_FREQUENCY,
     )
@@ -494,6 +509,16 @@ def _program(
         for size, amount in spec.allotment
     )
     program.categories.set(categories.values())
+    for name, kind, amount in spec.contributions:
+        funder = Funder.objects.filter(name=name).first() or create_funder(name=name, kind=kind)
+        record_contribution(
+            program=program,
+            funder=funder,
+            amount=amount,
+            received_on=program.season_start,
+            recorded_by=None,
+            reference="Entente 2026",
+        )
     # What the program asks at enrollment, and how long it keeps households' data.
     EnrollmentPolicy.objects.create(program=program, notes_allowed=False, retention_days=180)
     prefix = POSTAL_CODES[spec.slug][0][:3]

@@ -45,7 +45,7 @@ class AllotmentRuleInline(_ReadOnlyInline):
 
 @admin.register(Program)
 class ProgramAdmin(admin.ModelAdmin):
-    list_display = ["name", "territory", "season_start", "season_end", "budget", "serial_prefix"]
+    list_display = ["name", "territory", "season_start", "season_end", "serial_prefix"]
     list_filter = ["territory__kind"]
     search_fields = ["name", "slug", "territory__name"]
     list_select_related = ["territory"]
@@ -57,7 +57,6 @@ class ProgramAdmin(admin.ModelAdmin):
         "territory",
         "season_start",
         "season_end",
-        "budget",
         "currency",
         "serial_prefix",
         "distribution_count",
@@ -72,7 +71,6 @@ class ProgramAdmin(admin.ModelAdmin):
         "territory",
         "season_start",
         "season_end",
-        "budget",
         "currency",
         "serial_prefix",
         "distribution_count",

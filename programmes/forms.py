@@ -113,10 +113,6 @@ class ProgramForm(forms.Form):
     )
     season_start = forms.DateField(label=_("Début de la saison"), widget=DateInput())
     season_end = forms.DateField(label=_("Fin de la saison"), widget=DateInput())
-    budget = MoneyField(
-        label=_("Fonds disponibles ($ CA)"),
-        help_text=_("La valeur des coupons émis ne pourra jamais dépasser ce montant."),
-    )
     serial_prefix = forms.CharField(
         label=_("Préfixe des numéros de série"),
         max_length=6,
@@ -242,7 +238,6 @@ class ProgramForm(forms.Form):
             "territory_kind": program.territory.kind,
             "season_start": program.season_start,
             "season_end": program.season_end,
-            "budget": program.budget,
             "serial_prefix": program.serial_prefix,
             "distribution_count": program.distribution_count,
             "distribution_frequency": program.distribution_frequency,

@@ -78,13 +78,19 @@ class Program(models.Model):
     )
     season_start = models.DateField(_("début de la saison"))
     season_end = models.DateField(_("fin de la saison"))
-    budget = models.DecimalField(
-        _("fonds disponibles"),
-        max_digits=MONEY_MAX_DIGITS,
-        decimal_places=MONEY_DECIMAL_PLACES,
-        default=Decimal("0.00"),
-        validators=[MinValueValidator(Decimal("0.00"))],
-        help_text=_("La valeur des coupons émis ne peut jamais dépasser ce montant."),
+    # Who holds the program's funds (a trustee, such as the UPA of Portneuf), and its charity
+    # registration number: with one, donation receipts are official tax receipts.
+    fund_holder = models.CharField(
+        _("organisme fiduciaire des fonds"),
+        max_length=160,
+        blank=True,
+        help_text=_("L'organisme qui reçoit et garde les fonds du programme."),
+    )
+    charity_number = models.CharField(
+        _("numéro d'enregistrement d'organisme de bienfaisance"),
+        max_length=15,
+        blank=True,
+        help_text=_("Ex. 123456789RR0001. Avec lui, les reçus de dons sont des reçus officiels."),
     )
     currency = models.CharField(_("devise"), max_length=3, default="CAD")
     distribution_count = models.PositiveSmallIntegerField(
@@ -136,6 +142,34 @@ class Program(models.Model):
         validators=[MinValueValidator(Decimal("0.0001"))],
         help_text=_("Unités de monnaie locale pour 1 $ CA."),
     )
+    # The public solidarity sale: anyone buys coupons below their value (Portneuf: 30 $ of
+    # coupons for 20 $), the difference drawn from the funds, until the subsidy allotted is spent.
+    sale_enabled = models.BooleanField(_("vente solidaire au public"), default=False)
+    sale_price = models.DecimalField(
+        _("prix d'un carnet"),
+        max_digits=MONEY_MAX_DIGITS,
+        decimal_places=MONEY_DECIMAL_PLACES,
+        null=True,
+        blank=True,
+    )
+    sale_value = models.DecimalField(
+        _("valeur en coupons d'un carnet"),
+        max_digits=MONEY_MAX_DIGITS,
+        decimal_places=MONEY_DECIMAL_PLACES,
+        null=True,
+        blank=True,
+    )
+    sale_subsidy_cap = models.DecimalField(
+        _("subvention allouée à la vente"),
+        max_digits=MONEY_MAX_DIGITS,
+        decimal_places=MONEY_DECIMAL_PLACES,
+        default=Decimal("0.00"),
+        help_text=_(
+            "La vente s'arrête d'elle-même quand la différence payée par le programme "
+            "atteint ce montant."
+        ),
+    )
+    sale_max_packs = models.PositiveSmallIntegerField(_("carnets par achat (au plus)"), default=5)
     categories = models.ManyToManyField(
         ProductCategory,
         related_name="programs",
@@ -159,11 +193,13 @@ class Program(models.Model):
                 name="program_season_ends_after_start",
             ),
             models.CheckConstraint(
-                condition=models.Q(budget__gte=0), name="program_budget_not_negative"
-            ),
-            models.CheckConstraint(
                 condition=models.Q(distribution_count__gte=1),
                 name="program_at_least_one_distribution",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(sale_enabled=False)
+                | models.Q(sale_price__gt=0, sale_value__gt=models.F("sale_price")),
+                name="program_sale_below_value",
             ),
             models.CheckConstraint(
                 condition=(models.Q(local_currency="") & models.Q(local_rate__isnull=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -24,13 +24,12 @@ from programmes.models import (
     ProgramLogo,
     Territory,
 )
-from programmes.money import ZERO, format_money, quantize
+from programmes.money import format_money, quantize
 from programmes.slugs import save_with_free_slug
 
 SERIAL_PREFIX_RE = re.compile(r"^[A-Z0-9]{1,6}$")
 SUPPORTED_CURRENCIES = frozenset({"CAD"})
 MAX_NAME_LENGTH = 160
-MAX_BUDGET = Decimal("99999999999.99")
 # Bounds that keep the allotment arithmetic (an exact coin-change) fast and the rules sane.
 MAX_COUPON_VALUE = Decimal("1000.00")
 MAX_ALLOTMENT_AMOUNT = Decimal("1000.00")
@@ -63,27 +62,12 @@ class ProgramError(Exception):
         self.field = field
 
 
-# Money already held by a program's coupons. Coupons live in a higher layer: the coupons app
-# registers the function at start-up, so that a budget is never lowered below what was issued.
-_committed_value_providers: list[Callable[[Program], Decimal]] = []
-
-
-def register_committed_value_provider(provider: Callable[[Program], Decimal]) -> None:
-    if provider not in _committed_value_providers:
-        _committed_value_providers.append(provider)
-
-
-def _committed_value(program: Program) -> Decimal:
-    return quantize(sum((provider(program) for provider in _committed_value_providers), ZERO))
-
-
 @dataclass(frozen=True)
 class _Settings:
     name: str
     territory: Territory
     season_start: datetime.date
     season_end: datetime.date
-    budget: Decimal
     currency: str
     serial_prefix: str
     distribution_count: int
@@ -109,7 +93,6 @@ class ProgramSetup:
     territory_kind: str
     season_start: datetime.date
     season_end: datetime.date
-    budget: Decimal
     serial_prefix: str
     distribution_count: int
     distribution_frequency: str
@@ -149,19 +132,8 @@ def create_program(*, setup: ProgramSetup, created_by: User) -> Program:
 def update_program(*, program: Program, setup: ProgramSetup) -> Program:
     """Change a program's settings. Coupons already issued keep their value and validity."""
     with transaction.atomic():
-        # Issuance locks this row too: the budget floor below cannot be raced.
         locked = Program.objects.select_for_update().get(pk=program.pk)
         settings = _validate(setup)
-        committed = _committed_value(locked)
-        if settings.budget < committed:
-            raise ProgramError(
-                "budget_below_committed",
-                _(
-                    "Les fonds disponibles ne peuvent pas être inférieurs à la valeur des coupons "
-                    "déjà émis ({committed})."
-                ).format(committed=format_money(committed)),
-                "budget",
-            )
         _apply(locked, settings)
     program.refresh_from_db()
     return program
@@ -172,7 +144,6 @@ def _apply(program: Program, settings: _Settings) -> None:
     program.territory = settings.territory
     program.season_start = settings.season_start
     program.season_end = settings.season_end
-    program.budget = settings.budget
     program.currency = settings.currency
     program.serial_prefix = settings.serial_prefix
     program.distribution_count = settings.distribution_count
@@ -202,7 +173,7 @@ def _apply(program: Program, settings: _Settings) -> None:
 def _validate(setup: ProgramSetup) -> _Settings:
     """Check every rule, then return the normalised settings. Writes only the territory."""
     name, territory_name, territory_kind = setup.name, setup.territory_name, setup.territory_kind
-    season_start, season_end, budget = setup.season_start, setup.season_end, setup.budget
+    season_start, season_end = setup.season_start, setup.season_end
     currency, serial_prefix = setup.currency, setup.serial_prefix
     distribution_count = setup.distribution_count
     frequency = setup.distribution_frequency
@@ -230,16 +201,6 @@ def _validate(setup: ProgramSetup) -> _Settings:
             "season_ends_before_start",
             _("La fin de la saison doit être le même jour que son début ou après."),
             "season_end",
-        )
-    if budget is None or not budget.is_finite() or budget < 0:
-        raise ProgramError(
-            "negative_budget", _("Les fonds disponibles ne peuvent pas être négatifs."), "budget"
-        )
-    if budget != quantize(budget) or budget > MAX_BUDGET:
-        raise ProgramError(
-            "invalid_budget",
-            _("Indiquez les fonds disponibles en dollars et en cents (ex. 12500.00)."),
-            "budget",
         )
     currency = (currency or "").strip().upper()
     if currency not in SUPPORTED_CURRENCIES:
@@ -308,7 +269,6 @@ def _validate(setup: ProgramSetup) -> _Settings:
         territory=territory,
         season_start=season_start,
         season_end=season_end,
-        budget=quantize(budget),
         currency=currency,
         serial_prefix=serial_prefix,
         distribution_count=distribution_count,

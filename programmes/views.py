@@ -19,7 +19,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from programmes import selectors
 from programmes.forms import AllotmentFormSet, ProgramForm, allotment_initial
+from programmes.funding import funds_by_program
 from programmes.models import Program, ProgramLogo
+from programmes.money import ZERO
 from programmes.services import ProgramError, ProgramSetup, create_program, update_program
 
 if TYPE_CHECKING:
@@ -41,10 +43,16 @@ RULES_PREFIX = "regles"
 def program_list(request: HttpRequest) -> HttpResponse:
     programs = selectors.program_list(request.user)
     page_obj = Paginator(programs, PAGE_SIZE).get_page(request.GET.get("page"))
+    funds = funds_by_program(program.pk for program in page_obj.object_list)
+    rows = [(program, funds.get(program.pk, ZERO)) for program in page_obj.object_list]
     return render(
         request,
         "programmes/program_list.html",
-        {"page_obj": page_obj, "can_create": selectors.can_create_program(request.user)},
+        {
+            "page_obj": page_obj,
+            "rows": rows,
+            "can_create": selectors.can_create_program(request.user),
+        },
     )
 
 
@@ -110,7 +118,6 @@ def _settings(form: ProgramForm, formset: Any) -> dict[str, Any]:
         "territory_kind": data["territory_kind"],
         "season_start": data["season_start"],
         "season_end": data["season_end"],
-        "budget": data["budget"],
         "serial_prefix": data["serial_prefix"],
         "distribution_count": data["distribution_count"],
         "distribution_frequency": data["distribution_frequency"],

@@ -17,6 +17,7 @@ from django.utils import timezone
 from beneficiaires.models import Household, Organization
 from coupons.models import Coupon
 from coupons.selectors import CouponTotals, Figure, coupon_totals
+from financement.selectors import funds_by_program, program_funds
 from marches.models import Market, Redemption, Vendor
 from programmes.models import Program
 from programmes.money import ZERO, quantize
@@ -183,12 +184,13 @@ def _by_organization(program: Program) -> list[OrganizationRow]:
 
 
 def program_dashboard(program: Program, today: datetime.date | None = None) -> ProgramDashboard:
-    """Funds, coupons and redemptions of one program in six queries whatever its size: coupon
+    """Funds, coupons and redemptions of one program in seven queries whatever its size: funds,
+    coupon
     totals, organizations with their households, markets, redemptions by market, vendors at
     the markets, redemptions by vendor and market."""
     today = today or timezone.localdate()
     totals = coupon_totals(Program.objects.filter(pk=program.pk), today=today)
-    funds = quantize(program.budget)
+    funds = program_funds(program)
     by_organization = _by_organization(program)
     return ProgramDashboard(
         program=program,
@@ -261,13 +263,14 @@ def network_overview(
     def figure(row: dict[str, Any], name: str) -> Figure:
         return Figure(row.get(f"{name}_n") or 0, quantize(row.get(f"{name}_v") or ZERO))
 
+    funds = funds_by_program(program.pk for program in programs)
     lines = []
     for program in programs:
         row = figures.get(program.pk, {})
         lines.append(
             ProgramLine(
                 program=program,
-                funds=quantize(program.budget),
+                funds=funds.get(program.pk, ZERO),
                 issued=figure(row, "issued"),
                 redeemed=figure(row, "redeemed"),
                 outstanding=figure(row, "outstanding"),

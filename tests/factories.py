@@ -61,6 +61,26 @@ class CategoryFactory(factory.django.DjangoModelFactory):
     name_en = "Fruits and vegetables"
 
 
+def set_funds(program: Program, amount: Decimal) -> None:
+    """Make the program's funds `amount`: a contribution, or a refund to bring them down."""
+    from financement.models import Funder, LedgerEntry
+    from financement.selectors import program_funds
+    from financement.services import record_contribution, record_entry
+
+    delta = Decimal(amount) - program_funds(program)
+    if delta > 0:
+        funder, _created = Funder.objects.get_or_create(name="Fondation des tests")
+        record_contribution(
+            program=program,
+            funder=funder,
+            amount=delta,
+            received_on=timezone.localdate() - datetime.timedelta(days=1),
+            recorded_by=None,
+        )
+    elif delta < 0:
+        record_entry(program=program, kind=LedgerEntry.Kind.REFUND, amount=delta, memo="tests")
+
+
 class ProgramFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Program
@@ -72,9 +92,14 @@ class ProgramFactory(factory.django.DjangoModelFactory):
     serial_prefix = factory.Sequence(lambda n: f"P{n}")
     season_start = factory.LazyFunction(lambda: timezone.localdate() - datetime.timedelta(days=7))
     season_end = factory.LazyFunction(lambda: timezone.localdate() + datetime.timedelta(days=90))
-    budget = Decimal("10000.00")
     distribution_count = 1
     distribution_frequency = "weekly"
+
+    @factory.post_generation
+    def budget(self, create: bool, extracted: Decimal | None, **kwargs: Any) -> None:
+        """The program's funds: one contribution of `budget` (10 000 $ unless given)."""
+        if create:
+            set_funds(self, Decimal("10000.00") if extracted is None else extracted)
 
     @factory.post_generation
     def rules(self, create: bool, extracted: Any, **kwargs: Any) -> None:

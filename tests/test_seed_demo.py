@@ -14,6 +14,7 @@ from beneficiaires.models import Consent, Household
 from comptes.models import Role, User
 from coupons import codes
 from coupons.models import Coupon, IssuanceBatch
+from financement.selectors import program_funds
 from marches.models import Device, Market, Redemption, ScanRejection
 from marches.redemptions import check_coupon
 from marches.services import authenticate_device
@@ -79,7 +80,7 @@ def test_it_builds_the_two_pilot_programs(demo: dict[str, Any]) -> None:
     assert not ScanRejection.objects.exists()
     portneuf = Program.objects.get(slug="portneuf")
     assert portneuf.serial_prefix == "PORT"
-    assert str(portneuf.budget) == "25000.00"
+    assert str(program_funds(portneuf)) == "25000.00"
 
 
 def test_every_role_has_a_login_that_works(demo: dict[str, Any]) -> None:

@@ -23,7 +23,13 @@ from beneficiaires.services import (
     withdraw_household,
 )
 from coupons.services import IssuanceError, issue_household_allotment
-from tests.factories import HouseholdFactory, OrganizationFactory, ProgramFactory, UserFactory
+from tests.factories import (
+    HouseholdFactory,
+    OrganizationFactory,
+    ProgramFactory,
+    UserFactory,
+    set_funds,
+)
 from tests.helpers import messages_of, text
 
 pytestmark = pytest.mark.django_db
@@ -199,8 +205,7 @@ def test_a_raised_budget_makes_room_too() -> None:
     assert raised.value.code == "no_room_budget"
     assert "Les fonds du programme sont engagés" in raised.value.message
 
-    place.program.budget = Decimal("40.00")
-    place.program.save(update_fields=["budget"])
+    set_funds(place.program, Decimal("40.00"))
 
     assert promote_from_waitlist(program=place.program, promoted_by=place.coordinator) == waiting
 

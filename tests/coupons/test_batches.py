@@ -23,7 +23,7 @@ from coupons.services import (
     replace_coupons,
     void_coupons,
 )
-from tests.factories import OrganizationFactory
+from tests.factories import OrganizationFactory, set_funds
 from tests.helpers import text
 
 pytestmark = pytest.mark.django_db
@@ -77,8 +77,7 @@ def test_a_bearer_batch_issues_the_coupons_asked_once_per_key(world: Any) -> Non
 def test_a_bearer_batch_past_the_funds_says_how_much_is_left_and_issues_nothing(
     world: Any,
 ) -> None:
-    world.a.program.budget = Decimal("30.00")
-    world.a.program.save()
+    set_funds(world.a.program, Decimal("30.00"))
     allotment(world)  # 20 $ committed
 
     with pytest.raises(IssuanceError) as error:

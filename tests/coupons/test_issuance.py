@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from coupons.models import Coupon, IssuanceBatch
 from coupons.services import plan_household_allotment
+from tests.factories import set_funds
 from tests.helpers import text
 
 pytestmark = pytest.mark.django_db
@@ -76,8 +77,7 @@ def test_issuing_beyond_the_budget_says_how_much_is_left_and_writes_nothing(
     client: Client, world: Any
 ) -> None:
     program = world.a.program
-    program.budget = Decimal("12.50")
-    program.save()
+    set_funds(program, Decimal("12.50"))
     client.force_login(world.a.intervenant)
 
     response = client.post(
@@ -99,8 +99,7 @@ def test_the_budget_left_counts_coupons_already_issued(client: Client, world: An
     from tests.factories import HouseholdFactory
 
     program = world.a.program
-    program.budget = Decimal("30.00")
-    program.save()
+    set_funds(program, Decimal("30.00"))
     client.force_login(world.a.intervenant)
     client.post(issue_url(world.a.household), {"idempotency_key": str(uuid.uuid4())})
     other: Any = HouseholdFactory(program=program, organization=world.a.organization)

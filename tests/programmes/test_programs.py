@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +11,6 @@ from django.test import Client
 from django.urls import reverse
 
 from comptes.registry import role_definition, workspaces_for
-from coupons.services import issue_household_allotment
 from programmes.forms import parse_denominations
 from programmes.models import AllotmentRule, Denomination, ProductCategory, Program, Territory
 from programmes.services import ProgramError, ProgramSetup, create_program, update_program
@@ -47,7 +45,6 @@ def program_data(**overrides: Any) -> dict[str, Any]:
         "territory_kind": "mrc",
         "season_start": "2026-06-01",
         "season_end": "2026-10-31",
-        "budget": "15000.00",
         "serial_prefix": "port",
         "distribution_count": "12",
         "distribution_frequency": "weekly",
@@ -72,7 +69,6 @@ def snapshot(program: Program) -> tuple[Any, ...]:
         program.territory_id,
         program.season_start,
         program.season_end,
-        program.budget,
         program.serial_prefix,
         program.distribution_count,
         program.distribution_frequency,
@@ -120,7 +116,6 @@ def test_a_coordinator_creates_a_program_and_becomes_its_coordinator(
     assert program.territory == Territory.objects.get(name="Portneuf", kind="mrc")
     assert program.season_start == datetime.date(2026, 6, 1)
     assert program.season_end == datetime.date(2026, 10, 31)
-    assert program.budget == Decimal("15000.00")
     assert program.currency == "CAD"
     assert program.serial_prefix == "PORT"
     assert (program.distribution_count, program.distribution_frequency) == (12, "weekly")
@@ -148,12 +143,12 @@ def test_a_network_admin_may_create_a_program_and_amounts_may_be_typed_the_frenc
 
     response = client.post(
         CREATE_URL,
-        program_data(budget="12 500,50 $", denominations="5 ; 2 ; 0.50", **rules((1, "27,50"))),
+        program_data(denominations="5 ; 2 ; 0.50", **rules((1, "27,50"))),
     )
 
     assert response.status_code == 302
     program = Program.objects.get(name="Coupons Portneuf 2026")
-    assert program.budget == Decimal("12500.50")
+    assert program.allotment_rules.get().amount == Decimal("27.50")
     assert list(program.denominations.values_list("value", flat=True)) == [
         Decimal("5.00"),
         Decimal("2.00"),
@@ -248,12 +243,6 @@ INVALID_INPUTS = [
         "Le montant par distribution doit être plus grand que 0",
         id="negative-amount",
     ),
-    pytest.param(
-        {"budget": "-1"},
-        "Les fonds disponibles ne peuvent pas être négatifs.",
-        id="negative-budget",
-    ),
-    pytest.param({"budget": "beaucoup"}, "Saisissez un nombre.", id="budget-not-a-number"),
     pytest.param(
         {"serial_prefix": "PO-1"},
         "Le préfixe compte de 1 à 6 lettres non accentuées ou chiffres",
@@ -370,7 +359,6 @@ def service_kwargs(**overrides: Any) -> dict[str, Any]:
         "territory_kind": "mrc",
         "season_start": datetime.date(2026, 6, 1),
         "season_end": datetime.date(2026, 9, 30),
-        "budget": Decimal("1000.00"),
         "serial_prefix": "MIT",
         "distribution_count": 4,
         "distribution_frequency": "biweekly",
@@ -391,7 +379,6 @@ def service_kwargs(**overrides: Any) -> dict[str, Any]:
         ({"allotment_rules": []}, "no_allotment_rules"),
         ({"allotment_rules": [(2, Decimal("20"))]}, "first_rule_not_one"),
         ({"allotment_rules": [(1, Decimal("7.50"))]}, "allotment_not_composable"),
-        ({"budget": Decimal("-0.01")}, "negative_budget"),
         ({"serial_prefix": "TROPLONG"}, "invalid_serial_prefix"),
         ({"currency": "USD"}, "unsupported_currency"),
         ({"categories": []}, "no_categories"),
@@ -496,24 +483,6 @@ def test_an_edit_with_an_allotment_not_composable_names_the_amount_and_changes_n
     assert response.status_code == 400
     assert "Le montant 25,00\xa0$" in text(response)
     assert snapshot(world.a.program) == before
-
-
-def test_the_budget_cannot_go_below_the_coupons_already_issued(client: Client, world: Any) -> None:
-    issue_household_allotment(
-        household=world.a.household, issued_by=world.a.intervenant, idempotency_key=uuid.uuid4()
-    )  # 20.00 $
-    client.force_login(world.a.coordinator)
-    before = snapshot(world.a.program)
-
-    response = client.post(edit_url(world.a.program), program_data(budget="19.99"))
-
-    assert response.status_code == 400
-    assert "ne peuvent pas être inférieurs à la valeur des coupons déjà émis (20,00\xa0$)" in text(
-        response
-    )
-    assert snapshot(world.a.program) == before
-    # Exactly what was issued is fine.
-    assert client.post(edit_url(world.a.program), program_data(budget="20")).status_code == 302
 
 
 def test_update_program_keeps_the_coordinators(world: Any) -> None:

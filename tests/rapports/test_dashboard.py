@@ -252,13 +252,13 @@ def test_the_number_of_queries_does_not_grow_with_the_program(
         assert client.get(url).status_code == 200
 
 
-def test_the_dashboard_takes_six_queries(world: Any, django_assert_num_queries: Any) -> None:
+def test_the_dashboard_takes_seven_queries(world: Any, django_assert_num_queries: Any) -> None:
     _grow(world, markets=3, vendors_per_market=2, households=3)
     program = world.a.program
 
-    # Coupon totals; organizations; markets; redemptions by market; vendors at the markets;
-    # redemptions by vendor and market.
-    with django_assert_num_queries(6):
+    # The funds (the ledger's sum); coupon totals; organizations; markets; redemptions by
+    # market; vendors at the markets; redemptions by vendor and market.
+    with django_assert_num_queries(7):
         selectors.program_dashboard(program)
 
 
@@ -287,8 +287,11 @@ def test_the_network_overview_shows_every_program(client: Client, busy: Any) -> 
     assert f'href="{dashboard_url(busy.b.program)}"' in html
 
 
-def test_the_network_overview_takes_two_queries(busy: Any, django_assert_num_queries: Any) -> None:
-    with django_assert_num_queries(2):  # the programs; their coupons grouped by program
+def test_the_network_overview_takes_three_queries(
+    busy: Any, django_assert_num_queries: Any
+) -> None:
+    # The programs; their coupons grouped by program; their funds grouped by program.
+    with django_assert_num_queries(3):
         selectors.network_overview(selectors.network_programs(busy.admin))
 
 

@@ -63,7 +63,7 @@ class Command(BaseCommand):
                 raise CommandError(f"No batch with the id {options['batch']}.")
             program = batch.program
             coupons = batch_print_queryset(batch, today)
-            title, author = batch_title(batch), batch.organization.name
+            title, author = batch_title(batch), batch.issuer_name
             what = f"batch {batch.pk}"
         if not coupons.exists():
             raise CommandError(
