@@ -221,6 +221,12 @@ TASKS = {
 PRINT_ROOT = Path(env.str("PRINT_ROOT", default=str(BASE_DIR / "var" / "print")))
 PRINT_FILE_DAYS = env.int("PRINT_FILE_DAYS", default=7)
 
+# Stripe (hosted Checkout and webhooks, financement/stripe_gateway.py): from the environment only.
+# Without both keys, the donation and sale pages say that online payment is not configured.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+
 # Money: every amount is a Decimal with two places, in this currency unless a program says
 # otherwise.
 DEFAULT_CURRENCY = "CAD"

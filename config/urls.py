@@ -50,6 +50,7 @@ def _unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpRespons
 urlpatterns = [
     path("", include("comptes.urls")),
     path("", include("programmes.urls")),
+    path("", include("financement.urls")),
     path("", include("beneficiaires.urls")),
     path("", include("coupons.urls")),
     path("", include("marches.urls")),
