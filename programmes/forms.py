@@ -7,11 +7,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from programmes.logos import MAX_UPLOAD_BYTES
 from programmes.models import DistributionFrequency, ProductCategory, Program, Territory
 from programmes.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+from programmes.services import DEFAULT_SALE_PACKS, MAX_SALE_PACKS
 
 ALLOTMENT_ROWS = 6
 LOGO_TYPES = "image/png,image/jpeg,image/gif,image/webp"
@@ -197,8 +199,73 @@ class ProgramForm(forms.Form):
         ),
     )
 
-    # Shown in their own section of the page: how vendors scan offline and are reimbursed.
+    # Lengths and formats are checked by the service, which explains them.
+    fund_holder = forms.CharField(
+        label=_("Organisme fiduciaire des fonds (facultatif)"),
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": 160}),
+        help_text=_(
+            "L'organisme qui reçoit et garde les fonds du programme (ex. l'UPA de Portneuf). "
+            "Son nom figure sur les reçus de dons."
+        ),
+    )
+    charity_number = forms.CharField(
+        label=_("Numéro d'enregistrement d'organisme de bienfaisance (facultatif)"),
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": 20, "autocomplete": "off"}),
+        help_text=_(
+            "Celui de l'organisme fiduciaire, ex. 123456789RR0001 (les espaces sont ignorées). "
+            "Avec lui, les reçus de dons sont des reçus officiels aux fins de l'impôt."
+        ),
+    )
+    sale_enabled = forms.BooleanField(
+        label=_("Offrir des coupons au public à prix réduit (vente solidaire)"), required=False
+    )
+    sale_price = MoneyField(
+        label=_("Prix d'un carnet ($ CA)"),
+        required=False,
+        help_text=_("Ce que paie l'acheteur·euse pour un carnet, ex. 20."),
+    )
+    sale_value = MoneyField(
+        label=_("Valeur en coupons d'un carnet ($ CA)"),
+        required=False,
+        help_text=_(
+            "Plus que le prix, ex. 30, et composée des valeurs de coupons du programme. "
+            "La différence est payée par les fonds du programme."
+        ),
+    )
+    sale_subsidy_cap = MoneyField(
+        label=_("Subvention allouée à la vente ($ CA)"),
+        required=False,
+        initial=Decimal("0.00"),
+        help_text=_(
+            "La vente s'arrête d'elle-même quand la différence payée par le programme atteint "
+            "ce montant. Laissez vide : 0."
+        ),
+    )
+    sale_max_packs = forms.IntegerField(
+        label=_("Carnets par achat (au plus)"),
+        required=False,
+        initial=DEFAULT_SALE_PACKS,
+        widget=forms.NumberInput(attrs={"min": 1, "max": MAX_SALE_PACKS}),
+        help_text=format_lazy(
+            _("De 1 à {max}. Laissez vide : {default}."),
+            max=MAX_SALE_PACKS,
+            default=DEFAULT_SALE_PACKS,
+        ),
+    )
+
+    # Shown in their own sections of the page: how vendors scan offline and are reimbursed, who
+    # holds the funds, the public sale.
     VENDOR_FIELDS = ("offline_max_count", "offline_max_value", "local_currency", "local_rate")
+    FUNDING_FIELDS = ("fund_holder", "charity_number")
+    SALE_FIELDS = (
+        "sale_enabled",
+        "sale_price",
+        "sale_value",
+        "sale_subsidy_cap",
+        "sale_max_packs",
+    )
 
     def __init__(self, *args: Any, has_logo: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -207,11 +274,28 @@ class ProgramForm(forms.Form):
 
     @property
     def program_fields(self) -> list[forms.BoundField]:
-        return [field for field in self.visible_fields() if field.name not in self.VENDOR_FIELDS]
+        elsewhere = {*self.VENDOR_FIELDS, *self.FUNDING_FIELDS, *self.SALE_FIELDS}
+        return [field for field in self.visible_fields() if field.name not in elsewhere]
 
     @property
     def vendor_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.VENDOR_FIELDS]
+
+    @property
+    def funding_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.FUNDING_FIELDS]
+
+    @property
+    def sale_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.SALE_FIELDS]
+
+    def clean_sale_subsidy_cap(self) -> Decimal:
+        value = self.cleaned_data.get("sale_subsidy_cap")
+        return Decimal("0.00") if value is None else value
+
+    def clean_sale_max_packs(self) -> int:
+        value = self.cleaned_data.get("sale_max_packs")
+        return DEFAULT_SALE_PACKS if value is None else value
 
     def clean_remove_logo(self) -> bool:
         return bool(self.cleaned_data.get("remove_logo"))
@@ -248,6 +332,13 @@ class ProgramForm(forms.Form):
             "offline_max_value": program.offline_max_value,
             "local_currency": program.local_currency,
             "local_rate": program.local_rate,
+            "fund_holder": program.fund_holder,
+            "charity_number": program.charity_number,
+            "sale_enabled": program.sale_enabled,
+            "sale_price": program.sale_price,
+            "sale_value": program.sale_value,
+            "sale_subsidy_cap": program.sale_subsidy_cap,
+            "sale_max_packs": program.sale_max_packs,
         }
 
 

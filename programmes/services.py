@@ -47,6 +47,15 @@ MAX_LOCAL_RATE = Decimal("999999.9999")
 RATE_PLACES = Decimal("0.0001")
 # Slugs that would collide with the program pages' own paths (/programmes/nouveau/).
 RESERVED_SLUGS = frozenset({"nouveau"})
+MAX_FUND_HOLDER_LENGTH = 160
+# A charity's registration number with the Canada Revenue Agency: the 9-digit business number,
+# the "RR" program identifier and a 4-digit reference number (123456789RR0001).
+CHARITY_NUMBER_RE = re.compile(r"^\d{9}RR\d{4}$")
+# The public solidarity sale: one pack's price and value, the subsidy allotted, packs per purchase.
+MAX_SALE_AMOUNT = Decimal("1000.00")
+MAX_SALE_SUBSIDY = Decimal("1000000.00")
+MAX_SALE_PACKS = 20
+DEFAULT_SALE_PACKS = 5
 
 
 class ProgramError(Exception):
@@ -60,6 +69,15 @@ class ProgramError(Exception):
         self.code = code
         self.message = message
         self.field = field
+
+
+@dataclass(frozen=True)
+class _Sale:
+    enabled: bool
+    price: Decimal | None
+    value: Decimal | None
+    subsidy_cap: Decimal
+    max_packs: int
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,9 @@ class _Settings:
     offline_max_value: Decimal
     local_currency: str
     local_rate: Decimal | None
+    fund_holder: str
+    charity_number: str
+    sale: _Sale
 
 
 @dataclass(frozen=True)
@@ -110,6 +131,17 @@ class ProgramSetup:
     # A local currency vendors may be reimbursed in (its name, and units for 1 $ CA), or none.
     local_currency: str = ""
     local_rate: Decimal | None = None
+    # Who holds the funds (a trustee), and its charity registration number: with one, donation
+    # receipts are official tax receipts.
+    fund_holder: str = ""
+    charity_number: str = ""
+    # The public solidarity sale: a pack of `sale_value` in coupons sold for `sale_price`, the
+    # difference drawn from the funds until `sale_subsidy_cap` is spent.
+    sale_enabled: bool = False
+    sale_price: Decimal | None = None
+    sale_value: Decimal | None = None
+    sale_subsidy_cap: Decimal = Decimal("0.00")
+    sale_max_packs: int = DEFAULT_SALE_PACKS
 
 
 def create_program(*, setup: ProgramSetup, created_by: User) -> Program:
@@ -153,6 +185,13 @@ def _apply(program: Program, settings: _Settings) -> None:
     program.offline_max_value = settings.offline_max_value
     program.local_currency = settings.local_currency
     program.local_rate = settings.local_rate
+    program.fund_holder = settings.fund_holder
+    program.charity_number = settings.charity_number
+    program.sale_enabled = settings.sale.enabled
+    program.sale_price = settings.sale.price
+    program.sale_value = settings.sale.value
+    program.sale_subsidy_cap = settings.sale.subsidy_cap
+    program.sale_max_packs = settings.sale.max_packs
     program.save()
     if settings.logo is not None:
         ProgramLogo.objects.update_or_create(program=program, defaults={"png": settings.logo})
@@ -257,6 +296,8 @@ def _validate(setup: ProgramSetup) -> _Settings:
         setup.offline_max_count, setup.offline_max_value
     )
     local_currency, local_rate = _validate_local_currency(setup.local_currency, setup.local_rate)
+    fund_holder, charity_number = _validate_fund_holder(setup.fund_holder, setup.charity_number)
+    sale = _validate_sale(setup, values)
     logo = None
     if setup.logo is not None:
         try:
@@ -283,6 +324,141 @@ def _validate(setup: ProgramSetup) -> _Settings:
         offline_max_value=offline_value,
         local_currency=local_currency,
         local_rate=local_rate,
+        fund_holder=fund_holder,
+        charity_number=charity_number,
+        sale=sale,
+    )
+
+
+def _validate_fund_holder(name: str, number: str) -> tuple[str, str]:
+    """The trustee's name, and its charity number without spaces ("123456789RR0001")."""
+    name = " ".join((name or "").split())
+    if len(name) > MAX_FUND_HOLDER_LENGTH:
+        raise ProgramError(
+            "invalid_fund_holder",
+            _("Le nom de l'organisme fiduciaire compte {max} caractères au plus.").format(
+                max=MAX_FUND_HOLDER_LENGTH
+            ),
+            "fund_holder",
+        )
+    number = "".join((number or "").split()).upper()
+    if not number:
+        return name, ""
+    if not CHARITY_NUMBER_RE.match(number):
+        raise ProgramError(
+            "invalid_charity_number",
+            _(
+                "Le numéro d'enregistrement d'organisme de bienfaisance compte 9 chiffres, "
+                "les lettres RR et 4 chiffres (ex. 123456789RR0001)."
+            ),
+            "charity_number",
+        )
+    if not name:
+        # An official receipt names the charity that issues it.
+        raise ProgramError(
+            "charity_number_without_fund_holder",
+            _(
+                "Indiquez l'organisme fiduciaire des fonds : c'est lui, l'organisme de "
+                "bienfaisance dont le numéro figure sur les reçus."
+            ),
+            "fund_holder",
+        )
+    return name, number
+
+
+def _sale_amount(value: Decimal | None, *, code: str, message: str, field: str) -> Decimal | None:
+    if value is None:
+        return None
+    if not value.is_finite() or value <= 0 or value > MAX_SALE_AMOUNT or value != quantize(value):
+        raise ProgramError(code, message, field)
+    return quantize(value)
+
+
+def _validate_sale(setup: ProgramSetup, denominations: list[Decimal]) -> _Sale:
+    """The sale's settings, checked even while it is off so that turning it on finds them sane;
+    an open sale needs a price, a value above it, and a value the coupon values can make."""
+    price = _sale_amount(
+        setup.sale_price,
+        code="invalid_sale_price",
+        message=_(
+            "Le prix d'un carnet est plus grand que 0 et d'au plus {max}, en dollars et en cents."
+        ).format(max=format_money(MAX_SALE_AMOUNT)),
+        field="sale_price",
+    )
+    value = _sale_amount(
+        setup.sale_value,
+        code="invalid_sale_value",
+        message=_(
+            "La valeur en coupons d'un carnet est plus grande que 0 et d'au plus {max}, en "
+            "dollars et en cents."
+        ).format(max=format_money(MAX_SALE_AMOUNT)),
+        field="sale_value",
+    )
+    cap = setup.sale_subsidy_cap
+    if (
+        cap is None
+        or not cap.is_finite()
+        or cap < 0
+        or cap > MAX_SALE_SUBSIDY
+        or cap != quantize(cap)
+    ):
+        raise ProgramError(
+            "invalid_sale_subsidy_cap",
+            _("La subvention allouée à la vente va de 0 à {max}, en dollars et en cents.").format(
+                max=format_money(MAX_SALE_SUBSIDY)
+            ),
+            "sale_subsidy_cap",
+        )
+    packs = setup.sale_max_packs
+    if packs is None or not 1 <= packs <= MAX_SALE_PACKS:
+        raise ProgramError(
+            "invalid_sale_max_packs",
+            _("Le nombre de carnets par achat va de 1 à {max}.").format(max=MAX_SALE_PACKS),
+            "sale_max_packs",
+        )
+    if setup.sale_enabled and price is None:
+        raise ProgramError(
+            "sale_price_required",
+            _("Indiquez le prix d'un carnet pour ouvrir la vente solidaire."),
+            "sale_price",
+        )
+    if setup.sale_enabled and value is None:
+        raise ProgramError(
+            "sale_value_required",
+            _("Indiquez la valeur en coupons d'un carnet pour ouvrir la vente solidaire."),
+            "sale_value",
+        )
+    if price is not None and value is not None and value <= price:
+        raise ProgramError(
+            "sale_value_not_above_price",
+            _(
+                "La valeur en coupons d'un carnet doit dépasser son prix (ex. 30 $ de coupons "
+                "pour 20 $) : la différence est la subvention du programme."
+            ),
+            "sale_value",
+        )
+    if setup.sale_enabled and value is not None:
+        # The coupons of a pack are made of the program's coupon values, as an allotment is.
+        try:
+            split_into_denominations(value, denominations)
+        except AllotmentError as error:
+            raise ProgramError(
+                "sale_value_not_composable",
+                _(
+                    "La valeur d'un carnet, {value}, ne peut pas être composée avec les valeurs "
+                    "de coupons {values}."
+                ).format(
+                    value=format_money(value),
+                    values=", ".join(format_money(item) for item in denominations),
+                ),
+                "sale_value",
+            ) from error
+    return _Sale(
+        enabled=bool(setup.sale_enabled),
+        price=price,
+        value=value,
+        subsidy_cap=quantize(cap),
+        max_packs=packs,
     )
 
 

@@ -131,6 +131,13 @@ def _settings(form: ProgramForm, formset: Any) -> dict[str, Any]:
         "offline_max_value": data["offline_max_value"],
         "local_currency": data["local_currency"],
         "local_rate": data["local_rate"],
+        "fund_holder": data["fund_holder"],
+        "charity_number": data["charity_number"],
+        "sale_enabled": data["sale_enabled"],
+        "sale_price": data["sale_price"],
+        "sale_value": data["sale_value"],
+        "sale_subsidy_cap": data["sale_subsidy_cap"],
+        "sale_max_packs": data["sale_max_packs"],
     }
 
 
