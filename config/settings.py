@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -226,6 +227,9 @@ PRINT_FILE_DAYS = env.int("PRINT_FILE_DAYS", default=7)
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+if STRIPE_WEBHOOK_TOLERANCE <= 0:
+    # The library skips the age check when the tolerance is 0: replayed events would pass.
+    raise ImproperlyConfigured("STRIPE_WEBHOOK_TOLERANCE must be a number of seconds above 0.")
 
 # Money: every amount is a Decimal with two places, in this currency unless a program says
 # otherwise.

@@ -1,0 +1,3 @@
+"""The payment tests of this folder share the fake Stripe (tests/financement/stripe_fakes.py)."""
+
+from tests.financement.stripe_fakes import fake_stripe  # noqa: F401
