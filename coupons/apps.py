@@ -35,6 +35,15 @@ class CouponsConfig(AppConfig):
         from beneficiaires.services import register_household_closed_hook
 
         register_household_closed_hook(revoke_wallet_links)
+        # The funds page of the funding app shows what the coupons hold.
+        from coupons.funds import program_coupon_figures
+        from financement.funds import register_coupon_figures
+
+        register_coupon_figures(program_coupon_figures)
+        # The webhook hands the Stripe events of the public sale to this app's handlers.
+        from coupons.sale import register_sale_payments
+
+        register_sale_payments()
 
 
 def program_reserved_value(program: Program, organization: Organization | None) -> Decimal:

@@ -35,7 +35,10 @@ class IssuanceBatch(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="batches"
     )
-    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    # Empty only for a public sale: the buyer's payment issued it, not a person of the program.
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
     issued_at = models.DateTimeField(default=timezone.now)
     # The form that issued it carries this key, so a double click issues nothing twice.
     idempotency_key = models.UUIDField(unique=True)
@@ -325,6 +328,16 @@ class CouponSale(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)
+    # What Stripe has given back so far (a refund, in part or in all, cancels the purchase).
+    refunded_amount = models.DecimalField(
+        _("montant remboursé"),
+        max_digits=MONEY_MAX_DIGITS,
+        decimal_places=MONEY_DECIMAL_PLACES,
+        default=Decimal("0.00"),
+    )
+    # Paid, but its coupons could not be issued (funds used up, season over): the money is
+    # kept and the coordinators see the sale flagged until they settle it with the buyer.
+    issue_error = models.CharField(_("problème d'émission"), max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -335,6 +348,11 @@ class CouponSale(models.Model):
             models.CheckConstraint(
                 condition=models.Q(price__gt=0) & models.Q(value__gt=models.F("price")),
                 name="sale_price_below_value",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(refunded_amount__gte=0)
+                & models.Q(refunded_amount__lte=models.F("price")),
+                name="sale_refund_within_price",
             ),
         ]
 

@@ -413,13 +413,14 @@ def _check_reason(reason: str, note: str) -> str:
 
 
 def void_coupons(
-    *, coupons: Iterable[Coupon], reason: str, note: str = "", voided_by: User
+    *, coupons: Iterable[Coupon], reason: str, note: str = "", voided_by: User | None
 ) -> VoidResult:
     """Void coupons that are still issued (redeemed or void ones are left as they are).
 
     One conditional UPDATE per call: a coupon redeemed at this very moment either was redeemed
     first (and is refused here) or is voided first (and the vendor's scan is refused).
-    Voided codes go on the revocation list that scanners download.
+    Voided codes go on the revocation list that scanners download. `voided_by` is None when
+    no person did it (a refunded sale, coupons/sale.py).
     """
     note = _check_reason(reason, note)
     wanted = list(coupons)
@@ -543,3 +544,68 @@ def mark_batch_delivered(*, batch: IssuanceBatch, delivered_by: User) -> bool:
             delivered_at=timezone.now(), delivered_by=delivered_by
         )
     )
+
+
+# The public solidarity sale ------------------------------------------------------------------
+
+
+def issue_sale_batch(
+    *,
+    program: Program,
+    packs: int,
+    pack_value: Decimal,
+    issued_by: User | None,
+    idempotency_key: uuid.UUID,
+    note: str,
+) -> IssuanceBatch:
+    """The coupons a public buyer paid for (coupons/sale.py): `packs` packs worth `pack_value`
+    each, every pack split into the program's denominations, valid from today (or the season's
+    start) to the season's end; no household, no organization, and no issuer when the payment
+    made it (`issued_by=None`). Once per `idempotency_key`.
+
+    Runs inside the payment's transaction; like every issuance it locks the program row and
+    passes the budget guard, so a sale never pushes the commitments past the funds.
+    """
+    existing = _replayed(idempotency_key, kind=IssuanceBatch.Kind.SALE, household_id=None)
+    if existing is not None:
+        return existing
+    denominations = [d.value for d in program.denominations.all()]
+    try:
+        pack = split_into_denominations(pack_value, denominations)
+    except AllotmentError as error:
+        raise IssuanceError(
+            error.code,
+            _(
+                "Le montant {amount} ne peut pas être composé avec les valeurs de coupons du "
+                "programme."
+            ).format(amount=format_money(pack_value)),
+        ) from error
+    today = timezone.localdate()
+    valid_from, valid_until = max(today, program.season_start), program.season_end
+    if valid_until < today:
+        raise IssuanceError(
+            "distribution_expired",
+            _("Ces coupons seraient déjà expirés : la saison du programme est terminée."),
+        )
+    values = [value for _pack in range(packs) for value in pack]
+    total = quantize(sum(values, ZERO))
+
+    def make() -> IssuanceBatch:
+        with transaction.atomic():
+            locked = Program.objects.select_for_update().get(pk=program.pk)
+            _budget_guard(locked, total, _("cette vente"))
+            batch = IssuanceBatch.objects.create(
+                program=locked,
+                kind=IssuanceBatch.Kind.SALE,
+                issued_by=issued_by,
+                idempotency_key=idempotency_key,
+                coupon_count=len(values),
+                total_value=total,
+                note=note[:200],
+            )
+            _new_coupons(
+                batch, (PlannedCoupon(value, 1, valid_from, valid_until) for value in values)
+            )
+        return batch
+
+    return _once(idempotency_key, make, kind=IssuanceBatch.Kind.SALE, household_id=None)

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from coupons import batch_views, print_views, views, wallet_views
+from coupons import batch_views, print_views, sale_views, views, wallet_views
 
 app_name = "coupons"
 
@@ -24,3 +24,4 @@ urlpatterns: list[URLPattern] = [
 ]
 urlpatterns += print_views.urlpatterns
 urlpatterns += wallet_views.urlpatterns
+urlpatterns += sale_views.urlpatterns

@@ -6,8 +6,11 @@ new link revokes the old one; anonymizing or withdrawing the household kills eve
 `resolve_wallet_token` refuses such households (beneficiaires offers no hook to revoke them at
 that moment, and may not import this app).
 
-Writes: create_wallet_link, revoke_wallet_link, record_wallet_opened, send_wallet_link_by_email.
-Reads: wallet_token, resolve_wallet_token, wallet_coupons, wallet_entries, live_wallet_link…
+Writes: create_wallet_link, revoke_wallet_link, record_wallet_opened, send_wallet_link_by_email;
+for a public buyer (a sale's batch, no household): create_sale_wallet_link,
+revoke_sale_wallet_links.
+Reads: wallet_token, resolve_wallet_token, wallet_coupons, wallet_entries, live_wallet_link,
+sale_wallet_entries…
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from beneficiaires.models import AuditEntry, Consent, Household
 from beneficiaires.services import record_access
 from comptes.models import User
 from coupons.codes import format_code
-from coupons.models import Coupon, WalletLink
+from coupons.models import Coupon, IssuanceBatch, WalletLink
 from coupons.qr_svg import qr_svg
 from coupons.selectors import qr_text_for
 from coupons.wallet_card import WalletCard, render_wallet_card
@@ -87,12 +90,15 @@ def resolve_wallet_token(token: str) -> WalletLink | None:
 
     The signature is checked before any query: a forged or garbled token costs no database
     work. A withdrawn or anonymized household's link is dead even though nothing revoked it.
+    A public buyer's link (`link.batch` set, no household) is dead once revoked (a refund).
     """
     public_id = wallet_public_id(token)
     if public_id is None:
         return None
     return (
-        WalletLink.objects.select_related("household", "household__program")
+        WalletLink.objects.select_related(
+            "household", "household__program", "batch", "batch__program", "batch__sale"
+        )
         .filter(
             public_id=public_id,
             revoked_at__isnull=True,
@@ -359,8 +365,12 @@ class WalletEntry:
 
 def wallet_entries(*, household: Household, today: datetime.date) -> list[WalletEntry]:
     """The wallet's coupons, each with its QR code as SVG (titles in the active language)."""
+    return _entries(wallet_coupons(household, today), today)
+
+
+def _entries(coupons: QuerySet[Coupon], today: datetime.date) -> list[WalletEntry]:
     entries = []
-    for coupon in wallet_coupons(household, today):
+    for coupon in coupons:
         text = qr_text_for(coupon)
         entries.append(
             WalletEntry(
@@ -391,6 +401,52 @@ def household_language(household: Household, chosen: str = "") -> Iterator[str]:
         language = household_languages(household)[0]
     with translation.override(language):
         yield language
+
+
+# A public buyer's wallet (the solidarity sale, coupons/sale.py) ------------------------------
+
+
+def create_sale_wallet_link(*, batch: IssuanceBatch) -> WalletLink:
+    """The wallet link of a sale's batch: its live link, or a new one (no household, made by
+    no one: the payment made it). Called inside the payment's transaction."""
+    link = WalletLink.objects.filter(batch=batch, revoked_at__isnull=True).first()
+    if link is None:
+        link = WalletLink.objects.create(batch=batch, household=None, created_by=None)
+    return link
+
+
+def live_sale_wallet_link(batch: IssuanceBatch) -> WalletLink | None:
+    return WalletLink.objects.filter(batch=batch, revoked_at__isnull=True).first()
+
+
+def revoke_sale_wallet_links(*, batch: IssuanceBatch, revoked_by: User | None) -> int:
+    """Turn away a sale's links at once (the sale was refunded); how many were live."""
+    return WalletLink.objects.filter(batch=batch, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=revoked_by
+    )
+
+
+def sale_wallet_coupons(batch: IssuanceBatch, today: datetime.date) -> QuerySet[Coupon]:
+    """What a buyer's wallet shows: the batch's issued coupons not expired, largest first."""
+    return (
+        Coupon.objects.select_related("program")
+        .filter(batch=batch, status=Coupon.Status.ISSUED, valid_until__gte=today)
+        .order_by("valid_from", "valid_until", "-value", "serial")
+    )
+
+
+def sale_wallet_entries(*, batch: IssuanceBatch, today: datetime.date) -> list[WalletEntry]:
+    return _entries(sale_wallet_coupons(batch, today), today)
+
+
+@contextmanager
+def buyer_language(language: str, chosen: str = "") -> Iterator[str]:
+    """Activate a buyer's page language: `chosen` from the page's switch, else the language
+    they bought in ("fr" or "en")."""
+    preferred = chosen if chosen in ("fr", "en") else language
+    active = ENGLISH if preferred.startswith("en") else FRENCH
+    with translation.override(active):
+        yield active
 
 
 def wallet_card_pdf(*, household: Household, url: str) -> bytes:

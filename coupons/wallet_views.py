@@ -3,7 +3,8 @@
 Public, no account (the signed token is the key): the wallet page, its web app manifest and the
 service worker that keeps the page readable offline. These pages are rendered without the
 request's context processors (no user, no navigation), and say nothing of the household but
-its reference.
+its reference. A public buyer's link (the solidarity sale: a batch, no household) opens the
+same page for the sale's coupons, with "Achat solidaire" instead of a reference.
 
 Staff (intervenants of the household's organization, coordinators of its program, network
 admins; through `households_for`, 404 outside): the wallet's management page and the card PDF.
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -40,12 +42,14 @@ from beneficiaires.selectors import households_for
 from coupons.models import WalletLink
 from coupons.wallet import (
     WalletError,
+    buyer_language,
     create_wallet_link,
     household_language,
     live_wallet_link,
     record_wallet_opened,
     resolve_wallet_token,
     revoke_wallet_link,
+    sale_wallet_entries,
     send_wallet_link_by_email,
     wallet_card_pdf,
     wallet_email_possible,
@@ -99,8 +103,8 @@ def wallet(request: HttpRequest, token: str) -> HttpResponse:
     if link is None:
         return _invalid_link(request)
     household = link.household
-    if household is None:  # a public buyer's wallet: not served yet
-        return _invalid_link(request)
+    if household is None:  # a public buyer's wallet (the solidarity sale)
+        return _buyer_wallet(request, link, token)
     today = timezone.localdate()
     chosen = _chosen_language(request)
     with household_language(household, chosen) as language:
@@ -121,6 +125,43 @@ def wallet(request: HttpRequest, token: str) -> HttpResponse:
                 "generated_at": timezone.now(),
                 "lang": chosen,
                 "switch_to": "fr" if language.startswith("en") else "en",
+                "sw_url": reverse("coupons:wallet_sw"),
+            },
+        )
+    record_wallet_opened(link=link)
+    return _public(HttpResponse(page))
+
+
+def _buyer_wallet(request: HttpRequest, link: WalletLink, token: str) -> HttpResponse:
+    """A public buyer's wallet: the coupons of the sale's batch, the program and "Achat
+    solidaire" where a household's page shows its reference (a buyer has none)."""
+    batch = link.batch
+    if batch is None:
+        return _invalid_link(request)
+    try:
+        language = batch.sale.language
+    except ObjectDoesNotExist:
+        language = "fr"
+    today = timezone.localdate()
+    chosen = _chosen_language(request)
+    with buyer_language(language, chosen) as active:
+        entries = sale_wallet_entries(batch=batch, today=today)
+        current = [entry for entry in entries if not entry.starts_later]
+        later = [entry for entry in entries if entry.starts_later]
+        page = render_to_string(
+            "coupons/sale_wallet.html",
+            {
+                "program_name": batch.program.name,
+                "current": current,
+                "later": later,
+                "sections": [
+                    {"later": False, "entries": current},
+                    {"later": True, "entries": later},
+                ],
+                "pdf_url": reverse("coupons:sale_pdf", kwargs={"token": token}) if entries else "",
+                "generated_at": timezone.now(),
+                "lang": chosen,
+                "switch_to": "fr" if active.startswith("en") else "en",
                 "sw_url": reverse("coupons:wallet_sw"),
             },
         )
