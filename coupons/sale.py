@@ -32,7 +32,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 import stripe
 from django.core.exceptions import ValidationError
@@ -345,13 +344,7 @@ def start_sale(
         CouponSale.objects.filter(pk=sale.pk, status=CouponSale.Status.PENDING).update(
             status=CouponSale.Status.EXPIRED
         )
-        raise SaleError(
-            "payment_unavailable",
-            _(
-                "Le service de paiement ne répond pas pour le moment. Aucun montant n'a été "
-                "prélevé : réessayez dans quelques minutes."
-            ),
-        ) from error
+        raise SaleError("payment_unavailable", stripe_gateway.unavailable_message()) from error
     CouponSale.objects.filter(pk=sale.pk).update(checkout_session_id=session.id)
     sale.checkout_session_id = session.id
     return sale, session.url
@@ -363,42 +356,7 @@ def start_sale(
 
 def _locked_sale(session: Mapping[str, Any]) -> CouponSale | None:
     """The sale a Checkout session was opened for, locked until the transaction ends."""
-    metadata = session.get("metadata")
-    raw = metadata.get("id") if isinstance(metadata, Mapping) else None
-    try:
-        pk = int(raw) if isinstance(raw, str | int) else 0
-    except ValueError:
-        return None
-    sale = (
-        CouponSale.objects.select_for_update(of=("self",))
-        .select_related("program")
-        .filter(pk=pk)
-        .first()
-    )
-    if sale is None:
-        return None
-    session_id = session.get("id")
-    if sale.checkout_session_id and sale.checkout_session_id != session_id:
-        logger.warning("Session %s does not belong to sale %s", session_id, pk)
-        return None
-    return sale
-
-
-def _stripe_id(value: Any) -> str:
-    """An id that Stripe sends as a string, or inside an expanded object."""
-    if isinstance(value, Mapping):
-        value = value.get("id")
-    return value if isinstance(value, str) else ""
-
-
-def _site_origin(url: Any) -> str:
-    """'https://coupons.example.org' from the session's success URL (ours), for the e-mail."""
-    if not isinstance(url, str):
-        return ""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        return ""
-    return f"{parts.scheme}://{parts.netloc}"
+    return stripe_gateway.lock_purchase(CouponSale.objects.select_related("program"), session)
 
 
 def batch_key(sale: CouponSale) -> uuid.UUID:
@@ -421,11 +379,13 @@ def sale_paid(session: Mapping[str, Any]) -> bool:
         logger.error(
             "Sale %s: Stripe received %s cents, the sale is %s", sale.pk, amount_total, sale.price
         )
-    payment_intent = _stripe_id(session.get("payment_intent"))
+    payment_intent = stripe_gateway.stripe_id(session.get("payment_intent"))
     sale.status = CouponSale.Status.PAID
     sale.paid_at = timezone.now()
     sale.payment_intent_id = payment_intent or None
-    sale.checkout_session_id = _stripe_id(session.get("id")) or sale.checkout_session_id
+    sale.checkout_session_id = (
+        stripe_gateway.stripe_id(session.get("id")) or sale.checkout_session_id
+    )
     program = sale.program
     # The price first: the budget guard of the batch sees it, so only the subsidy is drawn.
     record_entry(
@@ -467,7 +427,7 @@ def sale_paid(session: Mapping[str, Any]) -> bool:
             "issue_error",
         ]
     )
-    origin = _site_origin(session.get("success_url"))
+    origin = stripe_gateway.site_origin(session.get("success_url"))
     sale_id = sale.pk
     transaction.on_commit(lambda: _queue_buyer_email(sale_id, origin))
     return True

@@ -16,7 +16,6 @@ import logging
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlsplit
 
 import stripe
 from django.core import signing
@@ -163,13 +162,7 @@ def start_donation(
         Donation.objects.filter(pk=donation.pk, status=Donation.Status.PENDING).update(
             status=Donation.Status.EXPIRED
         )
-        raise DonationError(
-            "payment_unavailable",
-            _(
-                "Le service de paiement ne répond pas pour le moment. Aucun montant n'a été "
-                "prélevé : réessayez dans quelques minutes."
-            ),
-        ) from error
+        raise DonationError("payment_unavailable", stripe_gateway.unavailable_message()) from error
     Donation.objects.filter(pk=donation.pk).update(checkout_session_id=session.id)
     donation.checkout_session_id = session.id
     return donation, session.url
@@ -181,35 +174,7 @@ def start_donation(
 
 def _locked_donation(session: Mapping[str, Any]) -> Donation | None:
     """The donation a Checkout session was opened for, locked until the transaction ends."""
-    metadata = session.get("metadata")
-    raw_id = metadata.get("id") if isinstance(metadata, Mapping) else None
-    if (
-        not isinstance(raw_id, str)
-        or not (raw_id.isascii() and raw_id.isdigit())
-        or len(raw_id) > 18
-    ):
-        return None
-    pk = int(raw_id)
-    donation = (
-        Donation.objects.select_for_update(of=("self",))
-        .select_related("program")
-        .filter(pk=pk)
-        .first()
-    )
-    if donation is None:
-        return None
-    session_id = session.get("id")
-    if donation.checkout_session_id and donation.checkout_session_id != session_id:
-        logger.warning("Session %s does not belong to donation %s", session_id, pk)
-        return None
-    return donation
-
-
-def _stripe_id(value: Any) -> str:
-    """An id that Stripe sends as a string, or inside an expanded object."""
-    if isinstance(value, Mapping):
-        value = value.get("id")
-    return value if isinstance(value, str) else ""
+    return stripe_gateway.lock_purchase(Donation.objects.select_related("program"), session)
 
 
 def _next_receipt_number(program: Program, paid_at: datetime.datetime) -> str:
@@ -230,16 +195,6 @@ def _next_receipt_number(program: Program, paid_at: datetime.datetime) -> str:
         + 1
     )
     return f"{program.serial_prefix}-{year}-{rank:04d}"
-
-
-def _site_origin(url: Any) -> str:
-    """'https://coupons.example.org' from the session's success URL (ours), for the e-mail."""
-    if not isinstance(url, str):
-        return ""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        return ""
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def donation_paid(session: Mapping[str, Any]) -> bool:
@@ -265,11 +220,13 @@ def donation_paid(session: Mapping[str, Any]) -> bool:
         donation.amount = from_cents(amount_total)
         fields.append("amount")
     now = timezone.now()
-    payment_intent = _stripe_id(session.get("payment_intent"))
+    payment_intent = stripe_gateway.stripe_id(session.get("payment_intent"))
     donation.status = Donation.Status.PAID
     donation.paid_at = now
     donation.payment_intent_id = payment_intent or None
-    donation.checkout_session_id = _stripe_id(session.get("id")) or donation.checkout_session_id
+    donation.checkout_session_id = (
+        stripe_gateway.stripe_id(session.get("id")) or donation.checkout_session_id
+    )
     donation.receipt_number = _next_receipt_number(donation.program, now)
     donation.save(update_fields=fields)
     record_entry(
@@ -281,7 +238,7 @@ def donation_paid(session: Mapping[str, Any]) -> bool:
         memo=_("Don en ligne, reçu {number}").format(number=donation.receipt_number),
         donation_id=donation.pk,
     )
-    origin = _site_origin(session.get("success_url"))
+    origin = stripe_gateway.site_origin(session.get("success_url"))
     transaction.on_commit(lambda: _queue_receipt_email(donation.pk, origin))
     return True
 

@@ -10,15 +10,21 @@ higher app registers its own ("sale", the coupons app), so that this layer never
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import stripe
 from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext as _
 
 from programmes.money import to_cents
+
+logger = logging.getLogger(__name__)
 
 # Tests give the official library a fake HTTP client (a subclass of stripe.HTTPClient), so
 # that nothing ever goes to the network.
@@ -110,3 +116,66 @@ def handlers_for(kind: str) -> Handlers | None:
 
 def registered_kinds() -> list[str]:
     return sorted(_handlers)
+
+
+# ---------------------------------------------------------------------------------------------
+# What every kind of payment reads from a Checkout session
+
+
+def unavailable_message() -> str:
+    return _(
+        "Le service de paiement ne répond pas pour le moment. Aucun montant n'a été prélevé : "
+        "réessayez dans quelques minutes."
+    )
+
+
+def stripe_id(value: Any) -> str:
+    """An id that Stripe sends as a string, or inside an expanded object."""
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return value if isinstance(value, str) else ""
+
+
+def site_origin(url: Any) -> str:
+    """'https://coupons.example.org' from the session's success URL (ours), for the e-mails."""
+    if not isinstance(url, str):
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def metadata_pk(session: Mapping[str, Any]) -> int | None:
+    """The row id create_checkout_session put in the session's metadata: digits only (a
+    word, "²" or a 40-digit number is no id of ours)."""
+    metadata = session.get("metadata")
+    raw = metadata.get("id") if isinstance(metadata, Mapping) else None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    if not isinstance(raw, str) or not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        return None
+    return int(raw)
+
+
+Purchase = TypeVar("Purchase", bound=models.Model)
+
+
+def lock_purchase(
+    queryset: models.QuerySet[Purchase], session: Mapping[str, Any]
+) -> Purchase | None:
+    """The purchase (a donation, a sale) a Checkout session was opened for, locked until the
+    transaction ends; None when the metadata names none, or names one opened for another
+    session."""
+    pk = metadata_pk(session)
+    if pk is None:
+        return None
+    found = queryset.select_for_update(of=("self",)).filter(pk=pk).first()
+    if found is None:
+        return None
+    session_id = session.get("id")
+    recorded = getattr(found, "checkout_session_id", None)
+    if recorded and recorded != session_id:
+        logger.warning("Session %s does not belong to %s %s", session_id, found._meta.label, pk)
+        return None
+    return found
