@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError, ValidationError
 from marches.api import health_router
 from marches.api import router as redemptions_router
 from marches.scanner_api import router as scanner_router
+from rapports.api import router as reports_router
 
 api = NinjaAPI(
     title="Coupons nourriciers API",
@@ -21,6 +22,7 @@ api = NinjaAPI(
 api.add_router("", redemptions_router)
 api.add_router("", health_router)
 api.add_router("", scanner_router)
+api.add_router("", reports_router)
 
 
 @api.exception_handler(ValidationError)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from programmes.models import Program
 from programmes.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
@@ -33,6 +34,13 @@ class Funder(models.Model):
     kind = models.CharField(_("type"), max_length=12, choices=Kind.choices, default=Kind.OTHER)
     contact_email = models.EmailField(_("courriel de la personne-ressource"), blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The funder's staff who sign in to read the reports of the programs it funds.
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="funder_memberships",
+        blank=True,
+        verbose_name=_("membres"),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -64,6 +72,8 @@ class Contribution(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     recorded_at = models.DateTimeField(default=timezone.now)
+    # Made when the form is shown: the same form posted twice records one contribution.
+    idempotency_key = models.UUIDField(unique=True, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-received_on", "-pk"]
@@ -154,7 +164,7 @@ class LedgerEntry(models.Model):
         CONTRIBUTION = "contribution", _("Contribution")
         DONATION = "donation", _("Don en ligne")
         SALE = "sale", _("Vente solidaire")
-        REFUND = "refund", _("Remboursement")
+        REFUND = "refund", pgettext_lazy("money given back to a payer", "Remboursement")
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="ledger")
     kind = models.CharField(_("type"), max_length=12, choices=Kind.choices)
@@ -224,3 +234,29 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.type}"
+
+
+class FunderToken(models.Model):
+    """A key with which a funder's scripts read the reports API (`/api/v1/reports/…`).
+
+    Only the SHA-256 of the token is stored; the token is shown once, when it is made.
+    """
+
+    funder = models.ForeignKey(Funder, on_delete=models.CASCADE, related_name="tokens")
+    label = models.CharField(_("nom du jeton"), max_length=80)
+    token_hash = models.CharField(max_length=64, unique=True)
+    token_prefix = models.CharField(max_length=12)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("jeton de bailleur de fonds")
+        verbose_name_plural = _("jetons de bailleurs de fonds")
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.funder})"

@@ -7,7 +7,8 @@ creates nothing and reports the same logins and device tokens.
 
 Device tokens are only stored hashed, so the demo derives them from SECRET_KEY and the vendor's
 slug: the same on every run, unknown to anyone without the secret. Demo only: real devices get
-random tokens from `marches.services.create_device`.
+random tokens from `marches.services.create_device`. The funders' reports API tokens are made
+the same way (real ones come from `financement.access.create_funder_token`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ from coupons.services import (
     mark_batch_delivered,
     replace_coupons,
 )
-from financement.models import Funder
+from financement import access
+from financement.models import Funder, FunderToken
 from financement.services import create_funder, record_contribution
 from marches.models import Device, Market, Redemption, Vendor
 from marches.redemptions import Scan, redeem_coupon, sync_scans
@@ -54,6 +56,8 @@ from programmes.models import AllotmentRule, Denomination, ProductCategory, Prog
 PASSWORD = "demo-coupons-2026"
 EMAIL_DOMAIN = "demo.coupons.quebec"
 DEVICE_NAME = "Téléphone de démonstration"
+FUNDER_TOKEN_LABEL = "Jeton de démonstration"
+FOUNDATION = "Fondation du Bas-Saint-Laurent"
 # Fixed namespace for the demo's idempotency keys and client ids.
 NAMESPACE = uuid.UUID("5b0f7c1e-3d52-4b8e-9a51-0c6f2d7e8a41")
 
@@ -80,6 +84,8 @@ class ProgramSpec:
     contributions: tuple[tuple[str, str, Decimal], ...]
     # Amount per distribution for households of at least this size.
     allotment: tuple[tuple[int, Decimal], ...]
+    # The public solidarity sale: (price, value) of a pack and the subsidy allotted, or None.
+    sale: tuple[Decimal, Decimal, Decimal] | None = None
 
 
 ALLOTMENT = (
@@ -110,6 +116,8 @@ PROGRAMS = [
             ("MRC de Portneuf", "municipal", Decimal("5000.00")),
         ),
         allotment=ALLOTMENT,
+        # The pilot's offer: 30 $ of coupons for 20 $, until 2 000 $ of subsidy is spent.
+        sale=(Decimal("20.00"), Decimal("30.00"), Decimal("2000.00")),
     ),
     ProgramSpec(
         slug="rimouski-neigette",
@@ -222,6 +230,8 @@ USERS = [
         "moisson-rimouski-neigette",
     ),
     UserSpec(f"gestion@{EMAIL_DOMAIN}", "Denis", "Hamel", Role.MARKET_MANAGER, "saint-casimir"),
+    # A funder's staff: the scope is the funder's name.
+    UserSpec(f"fondation@{EMAIL_DOMAIN}", "Hélène", "Dionne", Role.FUNDER, FOUNDATION),
     *(
         UserSpec(
             f"marchand@{EMAIL_DOMAIN}" if index == 0 else f"marchand.{slug}@{EMAIL_DOMAIN}",
@@ -327,12 +337,20 @@ class DemoDevice:
     token: str
 
 
+@dataclass(frozen=True)
+class DemoFunderToken:
+    funder: Funder
+    programs: list[str]  # slugs of the programs it funds
+    token: str
+
+
 @dataclass
 class DemoWorld:
     programs: list[Program] = field(default_factory=list)
     logins: list[DemoLogin] = field(default_factory=list)
     devices: list[DemoDevice] = field(default_factory=list)
     households: list[Household] = field(default_factory=list)
+    funder_tokens: list[DemoFunderToken] = field(default_factory=list)
 
     def coupons(self) -> Iterable[Coupon]:
         """Every coupon of the demo programs: Portneuf first, spendable ones before the others."""
@@ -349,6 +367,14 @@ def device_token(vendor_slug: str) -> str:
         settings.SECRET_KEY.encode(), b"demo-device:" + vendor_slug.encode(), hashlib.sha256
     ).digest()
     return TOKEN_PREFIX + base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def funder_token(funder_name: str) -> str:
+    """The demo reports API token of a funder, derived from SECRET_KEY like the devices'."""
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), b"demo-funder:" + funder_name.encode(), hashlib.sha256
+    ).digest()
+    return access.TOKEN_PREFIX + base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
 # Building it -----------------------------------------------------------------------------------
@@ -379,6 +405,7 @@ def seed(today: datetime.date | None = None) -> DemoWorld:
         _an_offline_double_scan(households, devices)
         _bearer_batches(programs, organizations, users, today)
         _a_lost_coupon(households, users)
+        funder_tokens = _funder_tokens(programs)
     return DemoWorld(
         programs=list(programs.values()),
         logins=[
@@ -387,7 +414,37 @@ def seed(today: datetime.date | None = None) -> DemoWorld:
         ],
         devices=devices,
         households=households,
+        funder_tokens=funder_tokens,
     )
+
+
+def _funder_tokens(programs: dict[str, Program]) -> list[DemoFunderToken]:
+    """One reports API token per funder of the demo programs, in the order of PROGRAMS."""
+    names = list(
+        dict.fromkeys(name for spec in PROGRAMS for name, _kind, _amount in spec.contributions)
+    )
+    found = []
+    for funder in sorted(Funder.objects.filter(name__in=names), key=lambda f: names.index(f.name)):
+        token = funder_token(funder.name)
+        row = FunderToken.objects.filter(token_hash=access.hash_token(token)).first()
+        if row is None:
+            FunderToken.objects.create(
+                funder=funder,
+                label=FUNDER_TOKEN_LABEL,
+                token_hash=access.hash_token(token),
+                token_prefix=token[: len(access.TOKEN_PREFIX) + 4],
+            )
+        elif row.revoked_at is not None:
+            # The printed token must work, like the demo devices'.
+            FunderToken.objects.filter(pk=row.pk).update(revoked_at=None)
+        slugs = list(
+            access.funded_programs(funder)
+            .filter(pk__in=[p.pk for p in programs.values()])
+            .order_by("slug")
+            .values_list("slug", flat=True)
+        )
+        found.append(DemoFunderToken(funder=funder, programs=slugs, token=token))
+    return found
 
 
 def _an_offline_double_scan(households: list[Household], devices: list[DemoDevice]) -> None:
@@ -498,6 +555,10 @@ def _program(
         season_start=today - datetime.timedelta(days=SEASON_STARTED_DAYS_AGO),
         season_end=today + datetime.timedelta(days=SEASON_ENDS_IN_DAYS),
         fund_holder=spec.fund_holder,
+        sale_enabled=spec.sale is not None,
+        sale_price=spec.sale[0] if spec.sale else None,
+        sale_value=spec.sale[1] if spec.sale else None,
+        sale_subsidy_cap=spec.sale[2] if spec.sale else Decimal("0.00"),
         distribution_count=DISTRIBUTIONS,
         distribution_frequency=DISTRIBUTION_FREQUENCY,
     )
@@ -622,6 +683,10 @@ def _memberships(
             markets[spec.scope].managers.add(user)
         elif spec.role == Role.VENDOR:
             vendors[spec.scope].members.add(user)
+        elif spec.role == Role.FUNDER:
+            funder = Funder.objects.filter(name=spec.scope).first()
+            if funder is not None:
+                funder.members.add(user)
 
 
 def _device(vendor: Vendor, market: Market) -> DemoDevice:

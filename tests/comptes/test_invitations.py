@@ -87,7 +87,7 @@ def test_inviting_into_a_scope_you_do_not_control_is_refused(
 
 def test_unknown_role_and_bad_email_are_refused(world: Any) -> None:
     with pytest.raises(InvitationError) as error:
-        invite(world.admin, world.a.market, role="funder")
+        invite(world.admin, world.a.market, role="not_a_role")
     assert error.value.code == "unknown_role"
     with pytest.raises(InvitationError) as error:
         invite(world.admin, world.a.market, email="pas-un-courriel")

@@ -32,8 +32,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json",
             action="store_true",
-            help="Print one JSON object (users, device_tokens, coupons, households) and nothing "
-            "else.",
+            help="Print one JSON object (users, device_tokens, funder_tokens, coupons, households) "
+            "and nothing else.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -65,6 +65,10 @@ class Command(BaseCommand):
             "device_tokens": [
                 {"vendor": d.vendor.slug, "market": d.market.slug, "token": d.token}
                 for d in world.devices
+            ],
+            "funder_tokens": [
+                {"funder": t.funder.name, "programs": t.programs, "token": t.token}
+                for t in world.funder_tokens
             ],
             "coupons": [
                 {
@@ -114,6 +118,11 @@ class Command(BaseCommand):
                 )
             )
             write("    " + device.token)
+        write("")
+        write(_("Jetons des bailleurs de fonds (API des rapports)"))
+        for funder_token in world.funder_tokens:
+            write("  " + funder_token.funder.name + " : " + ", ".join(funder_token.programs))
+            write("    " + funder_token.token)
         write("")
         counts: dict[str, int] = {}
         for coupon in world.coupons():
