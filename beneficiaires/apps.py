@@ -35,6 +35,10 @@ class BeneficiairesConfig(AppConfig):
         )
         register_workspace_provider(organization_workspaces)
         checks.register(check_privacy_keys, checks.Tags.security, deploy=True)
+        # The evaluation survey: its answers in the access export, unlinked at anonymization.
+        from beneficiaires import survey
+
+        survey.connect()
 
 
 def grant_intervenant(user: User, organization: Any) -> None:

@@ -463,3 +463,126 @@ class PrivacyIncident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.program} {self.discovered_on}"
+
+
+class SurveyResponse(models.Model):
+    """A household's answers to the evaluation survey, at enrollment or at the end of the season.
+
+    The six-item short form of the household food security survey module (USDA, public domain;
+    the one Health Canada's module builds on), asked over the last 30 days so that the end of
+    a summer season does not overlap its start, and the fruit and vegetable servings a day.
+    Only with the household's consent to the survey (`Consent.Purpose.SURVEY`), and shown in
+    aggregate only.
+
+    No personal data here: the link to the household only keeps one answer per phase, and the
+    household's anonymization removes it (with who recorded it and the time of day), so the
+    answers stay counted in the program's figures without pointing at anyone.
+    """
+
+    class Phase(models.TextChoices):
+        ENROLLMENT = "enrollment", _("À l'inscription")
+        END_OF_SEASON = "end_of_season", _("À la fin de la saison")
+
+    class Frequency(models.TextChoices):
+        OFTEN = "often", _("Souvent vrai")
+        SOMETIMES = "sometimes", _("Parfois vrai")
+        NEVER = "never", _("Jamais vrai")
+        UNKNOWN = "unknown", _("Ne sait pas ou refuse de répondre")
+
+    class YesNo(models.TextChoices):
+        YES = "yes", _("Oui")
+        NO = "no", _("Non")
+        UNKNOWN = "unknown", _("Ne sait pas ou refuse de répondre")
+
+    class Days(models.TextChoices):
+        THREE_OR_MORE = "3_or_more", _("3 jours ou plus")
+        ONE_OR_TWO = "1_or_2", _("1 ou 2 jours")
+        UNKNOWN = "unknown", _("Ne sait pas ou refuse de répondre")
+
+    class Category(models.TextChoices):
+        UNDETERMINED = "", _("Non déterminée (aucune réponse)")
+        HIGH_OR_MARGINAL = "high_or_marginal", _("Sécurité alimentaire élevée ou marginale")
+        LOW = "low", _("Sécurité alimentaire faible")
+        VERY_LOW = "very_low", _("Sécurité alimentaire très faible")
+
+    household = models.ForeignKey(
+        Household,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="survey_responses",
+        help_text=_("Vide une fois le ménage rendu anonyme."),
+    )
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="survey_responses")
+    phase = models.CharField(_("moment"), max_length=16, choices=Phase.choices)
+    # HH3, HH4: often or sometimes true is affirmative.
+    food_did_not_last = models.CharField(
+        _("la nourriture n'a pas duré"), max_length=10, choices=Frequency.choices
+    )
+    balanced_meals = models.CharField(
+        _("pas les moyens de repas équilibrés"), max_length=10, choices=Frequency.choices
+    )
+    # AD1, AD2, AD3: yes is affirmative.
+    cut_or_skipped_meals = models.CharField(
+        _("repas diminués ou sautés"), max_length=10, choices=YesNo.choices
+    )
+    # AD1a, asked only after a yes to AD1: 3 days or more is affirmative.
+    cut_or_skipped_days = models.CharField(
+        _("nombre de jours"), max_length=10, choices=Days.choices, blank=True
+    )
+    ate_less = models.CharField(
+        _("mangé moins qu'il aurait fallu"), max_length=10, choices=YesNo.choices
+    )
+    hungry = models.CharField(_("eu faim sans manger"), max_length=10, choices=YesNo.choices)
+    raw_score = models.PositiveSmallIntegerField(
+        _("score brut (0 à 6)"),
+        null=True,
+        blank=True,
+        help_text=_("Réponses affirmatives; vide sans aucune réponse."),
+    )
+    category = models.CharField(
+        _("sécurité alimentaire"), max_length=16, choices=Category.choices, blank=True
+    )
+    fruit_vegetable_servings = models.DecimalField(
+        _("portions de fruits et légumes par jour"),
+        max_digits=3,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("20"))],
+    )
+    answered_at = models.DateTimeField(_("répondu le"), default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        help_text=_("Vide une fois le ménage rendu anonyme."),
+    )
+
+    class Meta:
+        ordering = ["answered_at", "pk"]
+        verbose_name = _("réponse au sondage d'évaluation")
+        verbose_name_plural = _("réponses au sondage d'évaluation")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["household", "phase"], name="survey_one_response_per_phase"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(raw_score__isnull=True) | models.Q(raw_score__lte=6),
+                name="survey_raw_score_0_to_6",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(fruit_vegetable_servings__isnull=True)
+                | models.Q(
+                    fruit_vegetable_servings__gte=Decimal("0"),
+                    fruit_vegetable_servings__lte=Decimal("20"),
+                ),
+                name="survey_servings_0_to_20",
+            ),
+        ]
+        indexes = [models.Index(fields=["program", "phase"], name="survey_program_phase")]
+
+    def __str__(self) -> str:
+        return f"{self.program_id} {self.phase} {self.pk}"

@@ -2,7 +2,14 @@
 
 from django.urls import URLPattern, path
 
-from beneficiaires import import_views, incident_views, program_views, rights_views, views
+from beneficiaires import (
+    import_views,
+    incident_views,
+    program_views,
+    rights_views,
+    survey_urls,
+    views,
+)
 
 app_name = "beneficiaires"
 
@@ -23,3 +30,4 @@ urlpatterns += program_views.urlpatterns
 urlpatterns += rights_views.urlpatterns
 urlpatterns += import_views.urlpatterns
 urlpatterns += incident_views.urlpatterns
+urlpatterns += survey_urls.urlpatterns
