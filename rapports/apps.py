@@ -19,6 +19,7 @@ class RapportsConfig(AppConfig):
         from comptes.registry import register_workspace_provider
 
         register_workspace_provider(network_workspaces)
+        register_workspace_provider(funder_workspaces)
 
 
 def network_workspaces(user: User) -> Iterator[Workspace]:
@@ -32,4 +33,26 @@ def network_workspaces(user: User) -> Iterator[Workspace]:
     if user.is_authenticated and user.is_network_admin:
         yield Workspace(
             role=Role.NETWORK_ADMIN, label=gettext("Vue du réseau"), url=reverse("rapports:network")
+        )
+        yield Workspace(
+            role=Role.NETWORK_ADMIN,
+            label=gettext("Rapport du réseau"),
+            url=reverse("rapports:report_network"),
+        )
+
+
+def funder_workspaces(user: User) -> Iterator[Workspace]:
+    """The report of each program a funder's staff member's funder supports."""
+    from django.urls import reverse
+    from django.utils.translation import gettext
+
+    from comptes.models import Role
+    from comptes.registry import Workspace
+    from financement.access import member_programs
+
+    for program in member_programs(user).order_by("name", "pk"):
+        yield Workspace(
+            role=Role.FUNDER,
+            label=gettext("Rapport : {program}").format(program=program.name),
+            url=reverse("rapports:report_program", kwargs={"slug": program.slug}),
         )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rapports import views
+from rapports import report_urls, views
 
 app_name = "rapports"
 
@@ -8,3 +8,4 @@ urlpatterns = [
     path("programmes/<slug:slug>/", views.program_dashboard, name="program_dashboard"),
     path("reseau/", views.network, name="network"),
 ]
+urlpatterns += report_urls.urlpatterns
