@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -30,7 +31,10 @@ class Scope:
     def __init__(self, label: str) -> None:
         from tests import factories as f
 
-        self.program = f.ProgramFactory(name=f"Programme {label}", slug=f"programme-{label}")
+        # Its funds (10 000 $) are the contribution of its own funder (below).
+        self.program = f.ProgramFactory(
+            name=f"Programme {label}", slug=f"programme-{label}", budget=Decimal("0")
+        )
         self.organization = f.OrganizationFactory(
             name=f"Organisme {label}", slug=f"organisme-{label}", program=self.program
         )
@@ -48,6 +52,10 @@ class Scope:
         self.organization.members.add(self.intervenant)
         self.market.managers.add(self.manager)
         self.vendor.members.add(self.vendor_user)
+        # A funder of this program only, and a person who reads its reports.
+        self.funder = f.FunderFactory(name=f"Fondation {label}", program=self.program)
+        self.funder_user = f.UserFactory(email=f"bailleur-{label}@example.org")
+        self.funder.members.add(self.funder_user)
         self.household = f.HouseholdFactory(
             program=self.program, organization=self.organization, enrolled_by=self.intervenant
         )
@@ -67,6 +75,7 @@ class Scope:
             "intervenant": self.intervenant,
             "market_manager": self.manager,
             "vendor": self.vendor_user,
+            "funder": self.funder_user,
         }
 
 

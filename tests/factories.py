@@ -81,6 +81,31 @@ def set_funds(program: Program, amount: Decimal) -> None:
         record_entry(program=program, kind=LedgerEntry.Kind.REFUND, amount=delta, memo="tests")
 
 
+class FunderFactory(factory.django.DjangoModelFactory):
+    """A funder; with `program=`, it gives that program `amount` (10 000 $ unless given)."""
+
+    class Meta:
+        model = "financement.Funder"
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Fondation {n}")
+    kind = "foundation"
+
+    @factory.post_generation
+    def program(self, create: bool, extracted: Program | None, **kwargs: Any) -> None:
+        if not create or extracted is None:
+            return
+        from financement.services import record_contribution
+
+        record_contribution(
+            program=extracted,
+            funder=self,
+            amount=Decimal(kwargs.get("amount", "10000.00")),
+            received_on=timezone.localdate() - datetime.timedelta(days=1),
+            recorded_by=None,
+        )
+
+
 class ProgramFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Program

@@ -29,7 +29,8 @@ COORDINATOR = "coordinator"
 INTERVENANT = "intervenant"
 MANAGER = "market_manager"
 VENDOR = "vendor"
-ROLES = (COORDINATOR, INTERVENANT, MANAGER, VENDOR)
+FUNDER = "funder"
+ROLES = (COORDINATOR, INTERVENANT, MANAGER, VENDOR, FUNDER)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,14 @@ def no_kwargs(scope: Scope) -> dict[str, Any]:
 
 
 EVERYONE = roles(ADMIN, *ROLES)
+
+
+def program_kwargs(scope: Scope) -> dict[str, Any]:
+    return {"slug": scope.program.slug}
+
+
+def territory_kwargs(scope: Scope) -> dict[str, Any]:
+    return {"pk": scope.program.territory_id}
 
 
 def job(scope: Scope) -> PrintJob:
@@ -133,6 +142,34 @@ def statement(scope: Scope) -> Statement:
         period_end=today,
         created_by=scope.coordinator,
     )
+
+
+def contribution(scope: Scope) -> Any:
+    """A contribution to scope's program with its document."""
+    import datetime
+    from decimal import Decimal
+
+    from financement.models import Contribution
+    from financement.services import Document, NewFunder, record_contribution
+
+    found = Contribution.objects.filter(program=scope.program, document__isnull=False).first()
+    if found is not None:
+        return found
+    return record_contribution(
+        program=scope.program,
+        funder=NewFunder(name=f"Fondation {scope.program.slug}"),
+        amount=Decimal("100.00"),
+        received_on=datetime.date(2026, 5, 1),
+        recorded_by=scope.coordinator,
+        document=Document("entente.pdf", "application/pdf", b"%PDF-1.4 entente"),
+    )
+
+
+def funder_token(scope: Scope) -> Any:
+    from financement.access import create_funder_token
+
+    row, _token = create_funder_token(funder=scope.funder, label="API", created_by=None)
+    return row
 
 
 @pytest.fixture(autouse=True)
@@ -358,6 +395,42 @@ MATRIX: dict[str, Entry] = {
         roles(ADMIN, COORDINATOR), lambda s: {"slug": s.program.slug}
     ),
     "rapports:network": Entry(roles(ADMIN), no_kwargs),
+    "beneficiaires:household_survey": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT), lambda s: {"pk": s.household.pk}
+    ),
+    "beneficiaires:household_survey_answer": Entry(
+        roles(ADMIN, COORDINATOR, INTERVENANT),
+        lambda s: {"pk": s.household.pk, "phase": "inscription"},
+    ),
+    "coupons:program_sales": Entry(roles(ADMIN, COORDINATOR), program_kwargs),
+    "financement:program_funds": Entry(roles(ADMIN, COORDINATOR), program_kwargs),
+    "financement:contribution_create": Entry(roles(ADMIN, COORDINATOR), program_kwargs),
+    "financement:ledger_csv": Entry(roles(ADMIN, COORDINATOR), program_kwargs),
+    "financement:contribution_document": Entry(
+        roles(ADMIN, COORDINATOR), lambda s: {"pk": contribution(s).pk}
+    ),
+    "financement:funder_list": Entry(roles(ADMIN, COORDINATOR), no_kwargs),
+    "financement:funder_create": Entry(roles(ADMIN, COORDINATOR), no_kwargs),
+    "rapports:report_program": Entry(roles(ADMIN, COORDINATOR, FUNDER), program_kwargs),
+    "rapports:report_program_pdf": Entry(roles(ADMIN, COORDINATOR, FUNDER), program_kwargs),
+    "rapports:report_program_csv": Entry(roles(ADMIN, COORDINATOR, FUNDER), program_kwargs),
+    "rapports:report_program_xlsx": Entry(roles(ADMIN, COORDINATOR, FUNDER), program_kwargs),
+    "financement:funder_tokens": Entry(
+        roles(ADMIN, COORDINATOR), lambda s: {"pk": s.funder.pk}
+    ),
+    "financement:funder_token_revoke": Entry(
+        roles(ADMIN, COORDINATOR),
+        lambda s: {"pk": s.funder.pk, "token_id": funder_token(s).pk},
+        method="post",
+    ),
+    "rapports:report_territory": Entry(roles(ADMIN), territory_kwargs),
+    "rapports:report_territory_pdf": Entry(roles(ADMIN), territory_kwargs),
+    "rapports:report_territory_csv": Entry(roles(ADMIN), territory_kwargs),
+    "rapports:report_territory_xlsx": Entry(roles(ADMIN), territory_kwargs),
+    "rapports:report_network": Entry(roles(ADMIN), no_kwargs),
+    "rapports:report_network_pdf": Entry(roles(ADMIN), no_kwargs),
+    "rapports:report_network_csv": Entry(roles(ADMIN), no_kwargs),
+    "rapports:report_network_xlsx": Entry(roles(ADMIN), no_kwargs),
 }
 
 # Reachable without an account, or guarded by their own secret (a token in the link, a device
@@ -374,11 +447,24 @@ PUBLIC = {
     "api:get_coupon_verdict",
     "api:get_revocations",
     "api:get_scanner_config",
+    # A funder's token (tests/rapports/test_api_reports.py).
+    "api:program_report",
     # The household's wallet: no account, guarded by the signed link (tests/coupons/test_wallet.py).
     "coupons:wallet",
     "coupons:wallet_manifest",
     "coupons:wallet_sw",
     "api:health",
+    # Online donations: public pages; the receipt behind a signed link; Stripe's webhook is
+    # verified by its signature (tests/financement/).
+    "financement:donation_form",
+    "financement:donation_thanks",
+    "financement:donation_receipt",
+    "financement:stripe_webhook",
+    # The public solidarity sale; the buyer's PDF behind the wallet's signed link
+    # (tests/coupons/test_sale*.py).
+    "coupons:sale_form",
+    "coupons:sale_thanks",
+    "coupons:sale_pdf",
 }
 
 
