@@ -58,6 +58,7 @@ format: $(VENV)/.dev
 bench: $(VENV)/.dev
 	DEBUG=true $(BIN)/python bench/print_coupons.py
 	DEBUG=true $(BIN)/python bench/redemption_api.py --database-url "$(PG_URL)"
+	DEBUG=true $(BIN)/python bench/reports.py --database-url "$(PG_URL)"
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
