@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import itertools
 import math
 from decimal import Decimal
 from fractions import Fraction
