@@ -415,9 +415,7 @@ MATRIX: dict[str, Entry] = {
     "rapports:report_program_pdf": Entry(roles(ADMIN, COORDINATOR, FUNDER), program_kwargs),
     "rapports:report_program_csv": Entry(roles(ADMIN, COORDINATOR, FUNDER), program_kwargs),
     "rapports:report_program_xlsx": Entry(roles(ADMIN, COORDINATOR, FUNDER), program_kwargs),
-    "financement:funder_tokens": Entry(
-        roles(ADMIN, COORDINATOR), lambda s: {"pk": s.funder.pk}
-    ),
+    "financement:funder_tokens": Entry(roles(ADMIN, COORDINATOR), lambda s: {"pk": s.funder.pk}),
     "financement:funder_token_revoke": Entry(
         roles(ADMIN, COORDINATOR),
         lambda s: {"pk": s.funder.pk, "token_id": funder_token(s).pk},
