@@ -447,6 +447,7 @@ def seed(args: argparse.Namespace) -> dict[str, int]:
             Redemption,
             {
                 "coupon_id": "s.coupon_id",
+                "program_id": "s.program_id",
                 "vendor_id": "s.vendor_id",
                 "market_id": "s.market_id",
                 "category_id": "s.category_id",
@@ -473,6 +474,7 @@ def seed(args: argparse.Namespace) -> dict[str, int]:
             Redemption,
             {
                 "coupon_id": "c.id",
+                "program_id": "c.program_id",
                 "vendor_id": "mv.vendor_id",
                 "market_id": "pm.market_id",
                 "client_id": "md5('double' || c.id)::uuid",
@@ -496,6 +498,7 @@ def seed(args: argparse.Namespace) -> dict[str, int]:
             Redemption,
             {
                 "coupon_id": "c.id",
+                "program_id": "c.program_id",
                 "vendor_id": "mv.vendor_id",
                 "market_id": "pm.market_id",
                 "client_id": "md5('undone' || c.id)::uuid",
@@ -636,7 +639,7 @@ coupons AS (
     FROM coupons_coupon WHERE program_id IN (SELECT id FROM p) GROUP BY 1
 ),
 redemptions AS (
-    SELECT c.program_id,
+    SELECT r.program_id,
         count(*) FILTER (WHERE r.status IN ('accepted', 'honoured') AND s.status = 'paid')
             AS reimbursed_n,
         sum(r.value) FILTER (WHERE r.status IN ('accepted', 'honoured') AND s.status = 'paid')
@@ -647,9 +650,8 @@ redemptions AS (
             AND s.status IS DISTINCT FROM 'paid') AS awaiting_v,
         count(*) FILTER (WHERE r.status = 'honoured') AS honoured_n,
         sum(r.value) FILTER (WHERE r.status = 'honoured') AS honoured_v
-    FROM marches_redemption r JOIN coupons_coupon c ON c.id = r.coupon_id
-    LEFT JOIN marches_statement s ON s.id = r.statement_id
-    WHERE c.program_id IN (SELECT id FROM p) GROUP BY 1
+    FROM marches_redemption r LEFT JOIN marches_statement s ON s.id = r.statement_id
+    WHERE r.program_id IN (SELECT id FROM p) GROUP BY 1
 ),
 funders AS (
     SELECT f.name, f.kind, count(*) AS n, sum(k.amount) AS v
@@ -695,7 +697,8 @@ spent AS MATERIALIZED (
     SELECT r.market_id, r.vendor_id, r.category_id, r.value, c.household_id,
         date_trunc('week', r.scanned_at AT TIME ZONE %(tz)s)::date AS week
     FROM marches_redemption r JOIN coupons_coupon c ON c.id = r.coupon_id
-    WHERE c.program_id IN (SELECT id FROM p) AND r.status IN ('accepted', 'honoured')
+    WHERE r.program_id IN (SELECT id FROM p) AND c.program_id IN (SELECT id FROM p)
+        AND r.status IN ('accepted', 'honoured')
 ),
 sums AS (
     SELECT GROUPING(market_id) AS by_market, GROUPING(week) AS by_week,
@@ -821,8 +824,7 @@ def measure(args: argparse.Namespace) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT (SELECT count(*) FROM coupons_coupon WHERE program_id = %s), (SELECT "
-            "count(*) FROM marches_redemption r JOIN coupons_coupon c ON c.id = r.coupon_id "
-            "WHERE c.program_id = %s)",
+            "count(*) FROM marches_redemption WHERE program_id = %s)",
             [largest, largest],
         )
         program_coupons, program_redemptions = cursor.fetchone()

@@ -147,6 +147,13 @@ class Redemption(models.Model):
     REIMBURSABLE = (Status.ACCEPTED, Status.HONOURED)
 
     coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions")
+    # The coupon's program, copied when the scan is recorded (a coupon never changes program),
+    # so that a program's reports read its own redemptions without joining the coupons. Set by
+    # `marches.redemptions._Attempt.redemption`, the one place a redemption is made.
+    # Indexed by (program, status) below, which also serves the foreign key.
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, related_name="redemptions", db_index=False
+    )
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="redemptions")
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="redemptions")
     device = models.ForeignKey(
@@ -203,6 +210,8 @@ class Redemption(models.Model):
             models.Index(fields=["vendor", "recorded_at"]),
             models.Index(fields=["market", "recorded_at"]),
             models.Index(fields=["coupon", "status"]),
+            # The reports: a program's redemptions by status (bench/reports.py).
+            models.Index(fields=["program", "status"]),
         ]
 
     def __str__(self) -> str:

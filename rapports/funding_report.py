@@ -154,12 +154,12 @@ def reimbursable_filters() -> dict[str, Q]:
 
 def _redemptions_by_program(programs: QuerySet[Program]) -> dict[int, dict[str, Any]]:
     rows = (
-        Redemption.objects.filter(coupon__program__in=program_ids(programs))
+        Redemption.objects.filter(program__in=program_ids(programs))
         .order_by()
-        .values("coupon__program_id")
+        .values("program_id")
         .annotate(**_counted(reimbursable_filters()))
     )
-    return {row["coupon__program_id"]: row for row in rows}
+    return {row["program_id"]: row for row in rows}
 
 
 def _by_funder(programs: QuerySet[Program]) -> list[FunderLine]:

@@ -5,11 +5,13 @@ households came back.
 Every figure is aggregated in the database: seven queries whatever the number of programs,
 households or redemptions (households by size, coupon totals, the money spent by market, vendor,
 week and category, the names of those markets and categories, repeat use, the evaluation
-survey). A query over the redemptions reads every redemption of the programs (bench/reports.py
-times them on a season of the whole network), so the money spent, the vendors and markets paid
-and the breakdowns by market, by week and by category are all sums of one query's cells (at most
-vendors × weeks × categories rows), grouped by keys only. The household counts are plain here;
-`rapports.suppression` hides the small cells of a funder's copy.
+survey). A query over the redemptions reads every redemption of the programs, found by their
+own program column and its index (bench/reports.py times them on a season of the whole
+network); only repeat use joins the coupons, for their households. The money spent, the
+vendors and markets paid and the breakdowns by market, by week and by category are all sums of
+one query's cells (at most vendors × weeks × categories rows), grouped by keys only. The
+household counts are plain here; `rapports.suppression` hides the small cells of a funder's
+copy.
 
 Money spent is what vendors are reimbursed for: accepted redemptions and double scans honoured.
 """
@@ -21,6 +23,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -63,7 +66,7 @@ NO_CATEGORY = "none"
 def _spent(programs: QuerySet[Program]) -> QuerySet[Redemption]:
     """The redemptions that spent the programs' coupons: accepted, and double scans honoured."""
     return Redemption.objects.filter(
-        coupon__program__in=program_ids(programs), status__in=Redemption.REIMBURSABLE
+        program__in=program_ids(programs), status__in=Redemption.REIMBURSABLE
     ).order_by()
 
 
@@ -122,18 +125,32 @@ def _households(programs: QuerySet[Program]) -> tuple[list[Breakdown], int, int,
 
 def _repeat_use(programs: QuerySet[Program]) -> tuple[int, int]:
     """Households whose coupons were spent on at least REPEAT_WEEKS different weeks, and on at
-    least LOYAL_WEEKS (bearer coupons belong to no household and count for none)."""
-    weeks = (
+    least LOYAL_WEEKS (bearer coupons belong to no household and count for none).
+
+    The distinct (household, week) pairs first, then the weeks of each household, then the
+    households counted: three levels of grouping, each hashed, where COUNT(DISTINCT week) per
+    household made PostgreSQL sort every redemption (and spill to disk) on a province's season.
+    The ORM nests one level of aggregation only, so the two outer ones wrap its SQL."""
+    pairs = (
         _spent(programs)
-        .filter(coupon__household__isnull=False)
-        .values("coupon__household_id")
-        .annotate(weeks=Count(_week(), distinct=True))
+        # The coupons' program too (it is the redemption's): the join then reads the programs'
+        # coupons by their index, not the whole table.
+        .filter(coupon__program__in=program_ids(programs), coupon__household__isnull=False)
+        .annotate(household=F("coupon__household_id"), week=_week())
+        .values("household", "week")
+        .annotate(n=Count("pk"))
+        .values("household", "week")
     )
-    row = weeks.aggregate(
-        repeat=Count("coupon__household_id", filter=Q(weeks__gte=REPEAT_WEEKS)),
-        loyal=Count("coupon__household_id", filter=Q(weeks__gte=LOYAL_WEEKS)),
+    inner, params = pairs.query.sql_with_params()
+    sql = (
+        "SELECT COALESCE(SUM(CASE WHEN weeks >= %s THEN 1 ELSE 0 END), 0),"
+        " COALESCE(SUM(CASE WHEN weeks >= %s THEN 1 ELSE 0 END), 0)"
+        f" FROM (SELECT household, COUNT(*) AS weeks FROM ({inner}) pairs GROUP BY household) w"
     )
-    return row["repeat"] or 0, row["loyal"] or 0
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [REPEAT_WEEKS, LOYAL_WEEKS, *params])
+        repeat, loyal = cursor.fetchone()
+    return int(repeat), int(loyal)
 
 
 # Money spent --------------------------------------------------------------------------------

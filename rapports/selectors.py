@@ -96,7 +96,7 @@ def _by_name(row: Any) -> tuple[str, str]:
 
 
 def _accepted_redemptions(program: Program) -> QuerySet[Redemption]:
-    return Redemption.objects.filter(coupon__program=program, status=Redemption.Status.ACCEPTED)
+    return Redemption.objects.filter(program=program, status=Redemption.Status.ACCEPTED)
 
 
 def _by_market(program: Program) -> list[Row]:

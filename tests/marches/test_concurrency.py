@@ -111,6 +111,7 @@ def test_the_database_refuses_a_second_accepted_redemption_on_postgresql() -> No
     with pytest.raises(IntegrityError):
         Redemption.objects.create(
             coupon=coupon,
+            program_id=coupon.program_id,
             vendor=vendor,
             market=market,
             client_id=uuid.uuid4(),

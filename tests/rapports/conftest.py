@@ -322,6 +322,7 @@ def make_redemptions(db: Any) -> BulkMaker:
         return Redemption.objects.bulk_create(
             Redemption(
                 coupon=coupon,
+                program=program,
                 vendor=vendors[i % 3],
                 market=markets[i % 3],
                 category=category if i % 2 else None,

@@ -66,6 +66,7 @@ def spend(
     )
     return Redemption.objects.create(
         coupon=coupon,
+        program=program,
         vendor=vendor,
         market=market,
         client_id=uuid.uuid4(),
