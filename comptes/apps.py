@@ -11,4 +11,6 @@ class ComptesConfig(AppConfig):
         # `comptes` is the lowest layer: it imports no other app of ours. Higher apps register
         # their roles and workspaces with `comptes.registry` in their own `ready()`; network
         # admins get their workspaces from those providers too (the Django admin is not our UI).
-        pass
+        from comptes import security
+
+        security.connect_signals()

@@ -25,6 +25,30 @@ def _fast_and_french(settings: Any) -> None:
     }
 
 
+@pytest.fixture(autouse=True)
+def _force_login_passes_mfa(monkeypatch: pytest.MonkeyPatch) -> None:
+    """force_login skips the sign-in page and so the second factor that comptes.security
+    requires of admins, coordinators and managers: mark such sessions as allauth does after
+    a second factor (tests/comptes/test_mfa.py signs in through the real pages)."""
+    import time
+
+    from allauth.account.authentication import AUTHENTICATION_METHODS_SESSION_KEY
+    from django.test.client import ClientMixin
+
+    original = ClientMixin.force_login
+
+    def force_login(self: Any, user: Any, backend: str | None = None) -> None:
+        original(self, user, backend)
+        session = self.session
+        session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+            {"method": "mfa", "type": "totp", "at": time.time()}
+        ]
+        session["account_authentication_methods_user"] = str(user.pk)
+        session.save()
+
+    monkeypatch.setattr(ClientMixin, "force_login", force_login)
+
+
 class Scope:
     """One complete corner of the world: a program and everyone who works in it."""
 

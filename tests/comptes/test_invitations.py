@@ -262,7 +262,8 @@ def test_full_journey_invite_by_page_accept_and_log_in(
         },
         follow=True,
     )
-    assert accepted.redirect_chain[-1][0] == reverse("accueil")
+    # A market manager must set up a second factor before anything else.
+    assert accepted.redirect_chain[-1][0] == reverse("mfa_index")
     html = accepted.content.decode()
     assert "Invitation acceptée" in html
     assert world.a.market.name in html  # the new workspace
@@ -275,6 +276,8 @@ def test_full_journey_invite_by_page_accept_and_log_in(
     )
     assert login.status_code == 302 and login["Location"] == reverse("accueil")
 
+    # A used invitation is gone (seen signed out: signed in, a manager first sets up MFA).
+    client.logout()
     again = client.get(path)
     assert again.status_code == 410
     assert "déjà été acceptée" in again.content.decode()

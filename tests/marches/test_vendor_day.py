@@ -58,8 +58,9 @@ def scan(scope: Any, coupon: Coupon | None = None, **kwargs: Any) -> Redemption:
 def test_a_mistaken_scan_is_undone_within_the_window_and_the_coupon_can_be_spent_again(
     client: Client, world: Any
 ) -> None:
-    client.force_login(world.a.vendor_user)
     with time_machine.travel(at_10_00(), tick=False) as clock:
+        # Signed in at the market's time: the session's idle time-out counts from there.
+        client.force_login(world.a.vendor_user)
         redemption = scan(world.a)
         coupon = redemption.coupon
         clock.shift(datetime.timedelta(minutes=4, seconds=50))
@@ -100,8 +101,9 @@ def test_a_mistaken_scan_is_undone_within_the_window_and_the_coupon_can_be_spent
 def test_after_the_window_the_button_is_gone_and_the_undo_is_refused(
     client: Client, world: Any
 ) -> None:
-    client.force_login(world.a.vendor_user)
     with time_machine.travel(at_10_00(), tick=False) as clock:
+        # Signed in at the market's time: the session's idle time-out counts from there.
+        client.force_login(world.a.vendor_user)
         redemption = scan(world.a)
         clock.shift(datetime.timedelta(minutes=6))
 
