@@ -4,7 +4,10 @@ Every value that differs between a laptop and a production host comes from an en
 variable; a bad value fails loudly at start-up rather than at the first request.
 """
 
+import logging
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -64,6 +67,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "comptes.headers.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -71,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "comptes.headers.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -146,6 +151,50 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "accueil"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 
+# --- Strong sign-in (comptes/security.py, docs/configuration.md "Connexion et MFA") -----------
+# MFA (allauth.mfa): TOTP with recovery codes, and WebAuthn security keys where the browser has
+# them. Required for network admins, coordinators and market managers (MFARequiredMiddleware).
+INSTALLED_APPS += ["allauth.mfa", "axes"]
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = env.bool("MFA_PASSKEY_LOGIN", default=False)
+MFA_TOTP_ISSUER = "Coupons nourriciers"
+# WebAuthn needs HTTPS; plain http://localhost is allowed on a developer's machine only.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR). The
+# lockouts and rate limits count per client address, so this must match the deployment.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+# Lockout (django-axes): 5 failures for one email from one address lock that pair for 15 min.
+# Its backend must come first: it refuses a locked-out pair before any password is checked.
+AUTHENTICATION_BACKENDS = ["comptes.security.LockoutBackend", *AUTHENTICATION_BACKENDS]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "comptes.security.lockout_response"  # French page, status 429
+AXES_USERNAME_CALLABLE = "comptes.security.attempted_email"
+AXES_CLIENT_IP_CALLABLE = "comptes.security.client_ip"
+# allauth's own sign-in limits per address stay on; its per-email limit is left to axes, which
+# counts per email *and* address, so that a stranger's failures cannot lock a person out.
+ACCOUNT_RATE_LIMITS = {"login": "30/m/ip", "login_failed": "10/m/ip"}
+# Sessions: signed out after SESSION_IDLE_SECONDS without a request, and SESSION_MAX_SECONDS
+# after signing in whatever happens (SessionTimeoutMiddleware).
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
+SESSION_MAX_SECONDS = env.int("SESSION_MAX_SECONDS", default=12 * 60 * 60)
+SESSION_COOKIE_AGE = SESSION_MAX_SECONDS
+# The API's limit per device token (or per address without one): "REQUESTS/SECONDS", or "off".
+# Generous: a scanner's batch sync after a day offline is a few requests, not hundreds.
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/60")
+if API_RATE_LIMIT != "off" and not re.fullmatch(r"[1-9][0-9]*/[1-9][0-9]*", API_RATE_LIMIT):
+    raise ImproperlyConfigured('API_RATE_LIMIT must be "REQUESTS/SECONDS" (e.g. 600/60) or "off".')
+MIDDLEWARE += [
+    "comptes.security.APIRateLimitMiddleware",
+    "comptes.security.SessionTimeoutMiddleware",
+    "comptes.security.MFARequiredMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+# --- end of strong sign-in ------------------------------------------------------------------
+
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="coupons@localhost")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
@@ -177,17 +226,46 @@ STORAGES = {
 }
 WHITENOISE_MIMETYPES = {".wasm": "application/wasm", ".webmanifest": "application/manifest+json"}
 
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
+# --- Headers, cookies and HTTPS (docs/configuration.md, "En-têtes et réglages de production") ---
+# Secure by default outside DEBUG: `manage.py check --deploy --fail-level WARNING` passes with
+# only the variables of .env.example (tests/test_deploy_check.py). Behind the reverse proxy,
+# TLS ends at the proxy, which must send X-Forwarded-Proto (and strip a client's own).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# The proxy's or the host's health probe may speak plain HTTP on the private network.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Preloading commits the whole domain to HTTPS in every browser: a host's decision, off by
+# default; the deploy check's reminder about it (security.W021) is therefore silenced.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"  # a wallet link's token never leaves in a Referer
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+# Pages send the CSRF token in their forms (the scanner reads it from its form), so no script
+# needs the cookie.
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+if SESSION_COOKIE_SECURE:
+    # "__Host-" cookies are refused by browsers unless Secure, for "/" and without a Domain:
+    # no sibling subdomain can plant or read them.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+if CSRF_COOKIE_SECURE:
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+# --- end of headers, cookies and HTTPS (CSP below, logs at the end) ---
 
-# No inline script or style anywhere; the scanner's QR decoder needs WebAssembly.
+# No inline script or style anywhere (tests/test_headers.py renders every page to check it); the
+# scanner's QR decoder (the vendored barcode-detector) needs WebAssembly: 'wasm-unsafe-eval'
+# allows compiling it, never eval() of script text.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -200,7 +278,9 @@ CONTENT_SECURITY_POLICY = {
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
         "frame-ancestors": ["'none'"],
-        "form-action": ["'self'"],
+        # The donation and sale forms answer with a redirect to Stripe's hosted Checkout, and
+        # browsers apply form-action to the redirect too.
+        "form-action": ["'self'", "https://checkout.stripe.com"],
     },
 }
 
@@ -235,13 +315,30 @@ if STRIPE_WEBHOOK_TOLERANCE <= 0:
 # otherwise.
 DEFAULT_CURRENCY = "CAD"
 
+# Logs go to stderr (journald or the container runtime keeps them). LOG_FORMAT=json writes one
+# JSON object per line (comptes/jsonlog.py) for a log shipper; every line of a request carries
+# its id, also sent back as X-Request-ID (comptes/headers.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured('LOG_FORMAT must be "plain" or "json".')
+if LOG_FORMAT == "json":
+    # Python's warnings too (logger "py.warnings"), so that every line on stderr is JSON.
+    logging.captureWarnings(True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "comptes.jsonlog.RequestIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "comptes.jsonlog.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
