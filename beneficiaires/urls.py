@@ -3,6 +3,7 @@
 from django.urls import URLPattern, path
 
 from beneficiaires import (
+    audit_urls,
     import_views,
     incident_views,
     program_views,
@@ -31,3 +32,4 @@ urlpatterns += rights_views.urlpatterns
 urlpatterns += import_views.urlpatterns
 urlpatterns += incident_views.urlpatterns
 urlpatterns += survey_urls.urlpatterns
+urlpatterns += audit_urls.urlpatterns
