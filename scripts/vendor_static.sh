@@ -8,7 +8,8 @@
 #
 # To upgrade: change the pinned versions AND integrity values below (take them
 # from `npm view PACKAGE@VERSION dist.integrity`), run this script, run the
-# scanner e2e test (tests/e2e/test_scanner_standalone.py), then commit
+# scanner e2e test (tests/e2e/test_scanner_standalone.py) and the accessibility
+# test (tests/e2e/test_accessibility.py), then commit
 # static/vendor/ together with this script.
 set -euo pipefail
 
@@ -22,10 +23,16 @@ BARCODE_DETECTOR_INTEGRITY="sha512-/4QOrrNrCRmDSBWiiP4aC72dnkuXUEdcFRidHgbPRXUpy
 ZXING_WASM_VERSION="3.1.3"
 ZXING_WASM_INTEGRITY="sha512-3lC9BJk4fR5ZJxcGjb0hVnDFOW7KpLXHIebiBmVd4FDRQZVeObztoTKxRUPxlWwSgxrMRONK0u50hBD1aTYEKg=="
 
+# axe-core: the accessibility engine the browser tests run on every page
+# (tests/e2e/test_accessibility.py); never served to users (MPL-2.0).
+AXE_CORE_VERSION="4.14.1"
+AXE_CORE_INTEGRITY="sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=="
+
 # --- Paths ------------------------------------------------------------------
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENDOR_DIR="${REPO_ROOT}/static/vendor"
 BD_DIR="${VENDOR_DIR}/barcode-detector"
+AXE_DIR="${VENDOR_DIR}/axe-core"
 
 die() { echo "vendor_static.sh: $*" >&2; exit 1; }
 
@@ -61,8 +68,11 @@ pkg_field() {  # pkg_field PACKAGE_JSON KEY [SUBKEY]
 echo "Fetching barcode-detector@${BARCODE_DETECTOR_VERSION} and zxing-wasm@${ZXING_WASM_VERSION} ..."
 pack_and_extract barcode-detector "${BARCODE_DETECTOR_VERSION}" "${BARCODE_DETECTOR_INTEGRITY}"
 pack_and_extract zxing-wasm "${ZXING_WASM_VERSION}" "${ZXING_WASM_INTEGRITY}"
+echo "Fetching axe-core@${AXE_CORE_VERSION} ..."
+pack_and_extract axe-core "${AXE_CORE_VERSION}" "${AXE_CORE_INTEGRITY}"
 
 BD_PKG="${WORK_DIR}/barcode-detector/package"
+AXE_PKG="${WORK_DIR}/axe-core/package"
 ZW_PKG="${WORK_DIR}/zxing-wasm/package"
 
 dep="$(pkg_field "${BD_PKG}/package.json" dependencies zxing-wasm)"
@@ -110,6 +120,16 @@ ZXING_CPP_COMMIT="$(node -e '
     process.stdout.write(c ? c[1] : "");
 ' "${BD_PKG}/${IIFE_SRC}" || true)"
 
+[[ -f "${AXE_PKG}/axe.min.js" ]] || die "missing axe.min.js in axe-core."
+AXE_LICENSE="$(pkg_field "${AXE_PKG}/package.json" license)"
+echo "Copying into ${AXE_DIR} ..."
+rm -rf -- "${AXE_DIR}"
+mkdir -p "${AXE_DIR}"
+cp "${AXE_PKG}/axe.min.js" "${AXE_DIR}/axe.min.js"
+cp "${AXE_PKG}/LICENSE" "${AXE_DIR}/LICENSE"
+echo "${AXE_CORE_VERSION}" > "${AXE_DIR}/VERSION"
+axe_sha="$(sha256sum "${AXE_DIR}/axe.min.js" | cut -d' ' -f1)"
+
 iife_sha="$(sha256sum "${BD_DIR}/barcode-detector.iife.js" | cut -d' ' -f1)"
 
 cat > "${VENDOR_DIR}/README.md" <<EOF
@@ -124,19 +144,23 @@ and commit the result.
 | --- | --- | --- | --- | --- |
 | barcode-detector | ${BARCODE_DETECTOR_VERSION} | ${BD_LICENSE} | \`${IIFE_SRC}\` | \`barcode-detector/barcode-detector.iife.js\` |
 | zxing-wasm | ${ZXING_WASM_VERSION} | ${ZW_LICENSE} (embeds ZXing-C++, Apache-2.0${ZXING_CPP_COMMIT:+, commit ${ZXING_CPP_COMMIT}}) | \`${WASM_SRC}\` | \`barcode-detector/zxing_reader.wasm\` |
+| axe-core | ${AXE_CORE_VERSION} | ${AXE_LICENSE} | \`axe.min.js\` | \`axe-core/axe.min.js\` (browser tests only) |
 
 Licences: \`barcode-detector/LICENSE.barcode-detector\`,
-\`barcode-detector/LICENSE.zxing-wasm\`, \`barcode-detector/LICENSE.zxing-cpp\`.
+\`barcode-detector/LICENSE.zxing-wasm\`, \`barcode-detector/LICENSE.zxing-cpp\`,
+\`axe-core/LICENSE\`.
 
 npm integrity:
 
 - barcode-detector@${BARCODE_DETECTOR_VERSION}: \`${BARCODE_DETECTOR_INTEGRITY}\`
 - zxing-wasm@${ZXING_WASM_VERSION}: \`${ZXING_WASM_INTEGRITY}\`
+- axe-core@${AXE_CORE_VERSION}: \`${AXE_CORE_INTEGRITY}\`
 
 SHA-256:
 
 - \`barcode-detector/barcode-detector.iife.js\`: \`${iife_sha}\`
 - \`barcode-detector/zxing_reader.wasm\`: \`${wasm_sha}\` (same as \`ZXING_WASM_SHA256\` in the IIFE)
+- \`axe-core/axe.min.js\`: \`${axe_sha}\`
 
 ## Usage notes
 
@@ -148,6 +172,9 @@ wasm from a public CDN; \`static/js/scanner.js\` calls
 wasm is loaded from our own static URL (the \`data-wasm-url\` attribute of the
 scanner page). Serve \`.wasm\` as \`application/wasm\`, and allow
 \`'wasm-unsafe-eval'\` in \`script-src\`.
+
+\`axe-core/axe.min.js\` is not used by any page: the browser tests
+(\`tests/e2e/test_accessibility.py\`) evaluate it in each page they visit.
 EOF
 
 echo "Done:"
