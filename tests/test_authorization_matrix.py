@@ -402,6 +402,7 @@ MATRIX: dict[str, Entry] = {
         roles(ADMIN, COORDINATOR, INTERVENANT),
         lambda s: {"pk": s.household.pk, "phase": "inscription"},
     ),
+    "beneficiaires:program_audit": Entry(roles(ADMIN, COORDINATOR), program_kwargs),
     "coupons:program_sales": Entry(roles(ADMIN, COORDINATOR), program_kwargs),
     "financement:program_funds": Entry(roles(ADMIN, COORDINATOR), program_kwargs),
     "financement:contribution_create": Entry(roles(ADMIN, COORDINATOR), program_kwargs),
