@@ -49,7 +49,9 @@ def client_ip(request: HttpRequest) -> str:
     try:
         return str(get_adapter(request).get_client_ip(request))
     except PermissionDenied:
-        return "unknown"
+        # No address (a test client, a misconfigured proxy): empty, which axes stores as NULL
+        # (PostgreSQL's inet column refuses a word like "unknown").
+        return ""
 
 
 def attempted_email(request: HttpRequest, credentials: dict[str, Any] | None) -> str:
