@@ -7,16 +7,13 @@ whatever its size (the count, then one page of rows with their household and per
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -25,7 +22,7 @@ from django.views.decorators.http import require_GET
 
 from beneficiaires.models import AuditEntry
 from beneficiaires.rights_views import AUDIT_PAGE_SIZE, AuditRow, describe_detail, field_label
-from programmes.models import Program
+from beneficiaires.selectors import program_audit_entries
 from programmes.selectors import programs_for
 
 
@@ -48,22 +45,6 @@ class AuditFilterForm(forms.Form):
         if start and end and start > end:
             raise forms.ValidationError(_("La date de début doit précéder la date de fin."))
         return data
-
-
-def _day_start(day: datetime.date) -> datetime.datetime:
-    """Midnight of `day` in the site's time zone (America/Toronto), as an aware datetime."""
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-
-
-def program_audit_entries(*, program: Program, filters: dict[str, Any]) -> QuerySet[AuditEntry]:
-    entries = AuditEntry.objects.filter(household__program=program)
-    if filters.get("start"):
-        entries = entries.filter(at__gte=_day_start(filters["start"]))
-    if filters.get("end"):
-        entries = entries.filter(at__lt=_day_start(filters["end"] + datetime.timedelta(days=1)))
-    if filters.get("action"):
-        entries = entries.filter(action=filters["action"])
-    return entries.select_related("user", "household").order_by("-at", "-pk")
 
 
 @login_required

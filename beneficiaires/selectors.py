@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
-from beneficiaires.models import Consent, Household, Organization
+from beneficiaires.models import AuditEntry, Consent, Household, Organization
 from beneficiaires.privacy import name_hash
 from programmes.models import Program
 
@@ -149,3 +151,21 @@ def can_oversee_household(user: AnyUser, household: Household) -> bool:
     if not user.is_authenticated:
         return False
     return household.program.coordinators.filter(pk=user.pk).exists()
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    """Midnight of `day` in the site's time zone (America/Toronto), as an aware datetime."""
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def program_audit_entries(*, program: Program, filters: dict[str, Any]) -> QuerySet[AuditEntry]:
+    """A program's access log (the caller has checked the program is in the user's scope),
+    newest first, filtered by day range and action."""
+    entries = AuditEntry.objects.filter(household__program=program)
+    if filters.get("start"):
+        entries = entries.filter(at__gte=_day_start(filters["start"]))
+    if filters.get("end"):
+        entries = entries.filter(at__lt=_day_start(filters["end"] + datetime.timedelta(days=1)))
+    if filters.get("action"):
+        entries = entries.filter(action=filters["action"])
+    return entries.select_related("user", "household").order_by("-at", "-pk")
