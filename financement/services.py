@@ -207,7 +207,15 @@ def record_contribution(
     reference, restrictions = _check_texts(reference, restrictions)
     _check_document(document)
     if isinstance(funder, NewFunder):
-        funder = _checked_funder(funder)
+        try:
+            funder = _checked_funder(funder)
+        except FundingError as error:
+            # A concurrent post of the same form may have just created this funder with its
+            # contribution: answer with that row rather than with the duplicate name.
+            existing = _replayed(idempotency_key, program)
+            if error.code == "duplicate_funder" and existing is not None:
+                return existing
+            raise
     try:
         with transaction.atomic():
             contribution = _write_contribution(

@@ -394,6 +394,66 @@ def test_issuance_is_refused_when_funds_are_short_and_allowed_after_a_contributi
     assert a.household.coupons.count() == batch.coupon_count
 
 
+def test_a_post_that_finds_its_new_funder_made_by_its_twin_answers_with_the_twin_s_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The interleaving that the concurrent test below meets by chance: the twin post commits
+    its funder and contribution after this post's first look but before its name check."""
+    from financement import services
+
+    program = f.ProgramFactory(budget=D("0"))
+    key = uuid.uuid4()
+    checked = services._checked_funder
+    twin: list[Contribution] = []
+
+    def twin_commits_first(funder: NewFunder) -> NewFunder:
+        if not twin:
+            monkeypatch.setattr(services, "_checked_funder", checked)
+            twin.append(
+                record_contribution(
+                    program=program,
+                    funder=NewFunder(name=funder.name),
+                    amount=D("250.00"),
+                    received_on=timezone.localdate(),
+                    recorded_by=None,
+                    idempotency_key=key,
+                )
+            )
+        return checked(funder)
+
+    monkeypatch.setattr(services, "_checked_funder", twin_commits_first)
+    contribution = record_contribution(
+        program=program,
+        funder=NewFunder(name="Fondation jumelle"),
+        amount=D("250.00"),
+        received_on=timezone.localdate(),
+        recorded_by=None,
+        idempotency_key=key,
+    )
+
+    assert contribution == twin[0]
+    assert Contribution.objects.filter(idempotency_key=key).count() == 1
+    assert program_funds(program) == D("250.00")
+
+
+def test_a_new_funder_whose_name_is_taken_is_still_refused_on_a_fresh_form() -> None:
+    program = f.ProgramFactory(budget=D("0"))
+    f.FunderFactory(name="Fondation existante")
+
+    with pytest.raises(FundingError) as caught:
+        record_contribution(
+            program=program,
+            funder=NewFunder(name="fondation EXISTANTE"),
+            amount=D("250.00"),
+            received_on=timezone.localdate(),
+            recorded_by=None,
+            idempotency_key=uuid.uuid4(),
+        )
+
+    assert caught.value.code == "duplicate_funder"
+    assert not Contribution.objects.filter(program=program).exists()
+
+
 # The same form posted at once (PostgreSQL) ------------------------------------------------------
 
 
