@@ -400,7 +400,8 @@ def seed(args: argparse.Namespace) -> dict[str, int]:
             "JOIN mv ON mv.market_id = pm.market_id AND mv.k = (c.id * {b} / 7) %% mn.n "
         )
         cursor.execute(
-            "CREATE TEMP TABLE scans AS SELECT c.id AS coupon_id, c.program_id, mv.vendor_id, "
+            "CREATE TEMP TABLE scans AS SELECT c.id AS coupon_id, c.program_id, c.household_id, "
+            "mv.vendor_id, "
             "pm.market_id, CASE WHEN random() < 0.1 THEN NULL ELSE "
             f"({category_array})[1 + (c.id * 31) %% {len(categories)}] END AS category_id, "
             "c.value, c.redeemed_at AS scanned_at, random() < 0.05 AS offline "
@@ -448,6 +449,7 @@ def seed(args: argparse.Namespace) -> dict[str, int]:
             {
                 "coupon_id": "s.coupon_id",
                 "program_id": "s.program_id",
+                "household_id": "s.household_id",
                 "vendor_id": "s.vendor_id",
                 "market_id": "s.market_id",
                 "category_id": "s.category_id",
@@ -475,6 +477,7 @@ def seed(args: argparse.Namespace) -> dict[str, int]:
             {
                 "coupon_id": "c.id",
                 "program_id": "c.program_id",
+                "household_id": "c.household_id",
                 "vendor_id": "mv.vendor_id",
                 "market_id": "pm.market_id",
                 "client_id": "md5('double' || c.id)::uuid",
@@ -499,6 +502,7 @@ def seed(args: argparse.Namespace) -> dict[str, int]:
             {
                 "coupon_id": "c.id",
                 "program_id": "c.program_id",
+                "household_id": "c.household_id",
                 "vendor_id": "mv.vendor_id",
                 "market_id": "pm.market_id",
                 "client_id": "md5('undone' || c.id)::uuid",
@@ -694,11 +698,10 @@ coupons AS (
     FROM coupons_coupon WHERE program_id IN (SELECT id FROM p)
 ),
 spent AS MATERIALIZED (
-    SELECT r.market_id, r.vendor_id, r.category_id, r.value, c.household_id,
+    SELECT r.market_id, r.vendor_id, r.category_id, r.value, r.household_id,
         date_trunc('week', r.scanned_at AT TIME ZONE %(tz)s)::date AS week
-    FROM marches_redemption r JOIN coupons_coupon c ON c.id = r.coupon_id
-    WHERE r.program_id IN (SELECT id FROM p) AND c.program_id IN (SELECT id FROM p)
-        AND r.status IN ('accepted', 'honoured')
+    FROM marches_redemption r
+    WHERE r.program_id IN (SELECT id FROM p) AND r.status IN ('accepted', 'honoured')
 ),
 sums AS (
     SELECT GROUPING(market_id) AS by_market, GROUPING(week) AS by_week,

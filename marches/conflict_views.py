@@ -66,7 +66,7 @@ def conflict_list(request: HttpRequest, slug: str) -> HttpResponse:
 def conflict_decide(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     program = get_object_or_404(selectors.coordinated_programs(request.user), slug=slug)
     redemption = get_object_or_404(
-        Redemption.objects.select_related("coupon").filter(coupon__program=program), pk=pk
+        Redemption.objects.select_related("coupon").filter(program=program), pk=pk
     )
     form = ConflictDecisionForm(request.POST)
     back = reverse("marches:conflict_list", kwargs={"slug": program.slug})

@@ -148,11 +148,24 @@ class Redemption(models.Model):
 
     coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions")
     # The coupon's program, copied when the scan is recorded (a coupon never changes program),
-    # so that a program's reports read its own redemptions without joining the coupons. Set by
-    # `marches.redemptions._Attempt.redemption`, the one place a redemption is made.
+    # so that a program's reports read its own redemptions without joining the coupons. Set,
+    # with `household`, by `marches.redemptions._Attempt.redemption`, the one place a
+    # redemption is made.
     # Indexed by (program, status) below, which also serves the foreign key.
     program = models.ForeignKey(
         Program, on_delete=models.PROTECT, related_name="redemptions", db_index=False
+    )
+    # The coupon's household, copied likewise (a coupon never changes hands in the database;
+    # none for a bearer or sale coupon), so that the impact report counts the households that
+    # came back week after week without joining every redemption to its coupon. Nothing more
+    # than the coupon already tells; households are anonymized, never deleted, so no index.
+    household = models.ForeignKey(
+        "beneficiaires.Household",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="redemptions")
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="redemptions")

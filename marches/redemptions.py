@@ -527,10 +527,11 @@ class _Attempt:
 
     def redemption(self, coupon: Coupon, status: str) -> Redemption:
         """The row this scan records (not saved): the one place a redemption is made, so the
-        one place its program is copied from its coupon's."""
+        one place its program and household are copied from its coupon's."""
         return Redemption(
             coupon=coupon,
             program_id=coupon.program_id,
+            household_id=coupon.household_id,
             vendor=self.vendor,
             market=self.market,
             device=self.device,

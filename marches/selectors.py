@@ -179,7 +179,7 @@ def redemptions_for(user: AnyUser) -> QuerySet[Redemption]:
     if not user.is_authenticated:
         return base.none()
     ids = Redemption.objects.filter(
-        Q(coupon__program__coordinators=user) | Q(market__managers=user) | Q(vendor__members=user)
+        Q(program__coordinators=user) | Q(market__managers=user) | Q(vendor__members=user)
     ).values("pk")
     return base.filter(pk__in=ids)
 
@@ -438,7 +438,7 @@ def vendor_conflicts(vendor: Vendor, *, user: AnyUser) -> QuerySet[Redemption]:
 def program_conflicts(program: Program) -> QuerySet[Redemption]:
     """The program's scans awaiting a decision, oldest first."""
     return (
-        Redemption.objects.filter(coupon__program=program, status=Redemption.Status.CONFLICT)
+        Redemption.objects.filter(program=program, status=Redemption.Status.CONFLICT)
         .select_related("coupon", "vendor", "market", "device")
         .order_by("scanned_at", "pk")
     )
@@ -448,7 +448,7 @@ def program_decided_conflicts(program: Program) -> QuerySet[Redemption]:
     """The program's scans in review that were decided, latest decision first."""
     return (
         Redemption.objects.filter(
-            coupon__program=program,
+            program=program,
             status__in=[Redemption.Status.HONOURED, Redemption.Status.REFUSED],
         )
         .select_related("coupon", "vendor", "market", "decided_by")

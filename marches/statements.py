@@ -254,7 +254,7 @@ def check_statement(
         )
     sells_for_program = (
         vendor.markets.filter(programs=program).exists()
-        or Redemption.objects.filter(vendor=vendor, coupon__program=program).exists()
+        or Redemption.objects.filter(vendor=vendor, program=program).exists()
     )
     if not sells_for_program:
         raise StatementError(

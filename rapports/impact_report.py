@@ -7,7 +7,8 @@ households or redemptions (households by size, coupon totals, the money spent by
 week and category, the names of those markets and categories, repeat use, the evaluation
 survey). A query over the redemptions reads every redemption of the programs, found by their
 own program column and its index (bench/reports.py times them on a season of the whole
-network); only repeat use joins the coupons, for their households. The money spent, the
+network); repeat use reads their household column (both copied from the coupon when the scan
+is recorded), so no query over the redemptions joins the coupons. The money spent, the
 vendors and markets paid and the breakdowns by market, by week and by category are all sums of
 one query's cells (at most vendors × weeks × categories rows), grouped by keys only. The
 household counts are plain here; `rapports.suppression` hides the small cells of a funder's
@@ -133,10 +134,9 @@ def _repeat_use(programs: QuerySet[Program]) -> tuple[int, int]:
     The ORM nests one level of aggregation only, so the two outer ones wrap its SQL."""
     pairs = (
         _spent(programs)
-        # The coupons' program too (it is the redemption's): the join then reads the programs'
-        # coupons by their index, not the whole table.
-        .filter(coupon__program__in=program_ids(programs), coupon__household__isnull=False)
-        .annotate(household=F("coupon__household_id"), week=_week())
+        # The redemption's own copy of its coupon's household: no join of the coupons.
+        .filter(household__isnull=False)
+        .annotate(week=_week())
         .values("household", "week")
         .annotate(n=Count("pk"))
         .values("household", "week")

@@ -1,11 +1,13 @@
-"""`Redemption.program` is its coupon's program, whichever way the redemption was made.
+"""`Redemption.program` and `Redemption.household` are its coupon's, whichever way the
+redemption was made.
 
-The reports read a program's redemptions by this column (bench/reports.py), so a row with the
-wrong program would move money from one program's report to another's. No CHECK can compare two
+The reports read a program's redemptions by the first (bench/reports.py), so a row with the
+wrong program would move money from one program's report to another's; the impact report counts
+the households that came back by the second. No CHECK can compare two
 tables: `marches.redemptions._Attempt.redemption` is the one place a row is made, and these tests
 go through every path that reaches it (the one-statement take on PostgreSQL and its SQLite
 variant, the locked write, conflicts, take-overs, voided coupons, batches), then a property over
-random histories of scans of two programs' coupons at one market.
+random histories of scans of two programs' coupons (of a household or bearer) at one market.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from marches.models import Redemption
 from marches.redemptions import Scan, redeem_coupon, sync_scans, undo_redemption
 from tests.factories import (
     CouponFactory,
+    HouseholdFactory,
     MarketFactory,
     ProgramFactory,
     UserFactory,
@@ -42,6 +45,23 @@ pytestmark = pytest.mark.django_db
 def assert_every_program_is_its_coupons() -> None:
     wrong = Redemption.objects.exclude(program_id=F("coupon__program_id"))
     assert list(wrong.values_list("pk", "program_id", "coupon__program_id")) == []
+    # NULL = NULL is not true in SQL: a bearer coupon's redemption has no household either.
+    wrong = Redemption.objects.exclude(household_id=F("coupon__household_id")).exclude(
+        household__isnull=True, coupon__household__isnull=True
+    )
+    assert list(wrong.values_list("pk", "household_id", "coupon__household_id")) == []
+
+
+def migrate_to_the_latest() -> None:
+    """Back to every app's latest migration, as the other tests expect the schema."""
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def household_coupon(program: Any) -> Coupon:
+    household = HouseholdFactory(program=program)
+    return CouponFactory(program=program, household=household)
 
 
 def shared_market() -> tuple[Any, Any, Any, Any]:
@@ -62,36 +82,42 @@ def offline(coupon: Coupon, minutes_ago: int) -> Scan:
     )
 
 
-def test_an_accepted_scan_takes_its_coupons_program() -> None:
+def test_an_accepted_scan_takes_its_coupons_program_and_household() -> None:
     _first, second, market, vendor = shared_market()
-    coupon = CouponFactory(program=second)
+    coupon = household_coupon(second)
 
     verdict = redeem_coupon(code=coupon.code, vendor=vendor, market=market, client_id=uuid.uuid4())
 
     assert verdict.status == "accepted"
     assert verdict.redemption is not None
     assert verdict.redemption.program_id == second.pk
+    assert verdict.redemption.household_id == coupon.household_id
     assert Redemption.objects.get().program_id == second.pk
 
 
 @pytest.mark.postgres
-def test_the_one_statement_take_on_postgresql_records_the_program() -> None:
+def test_the_one_statement_take_on_postgresql_records_the_program_and_household() -> None:
     assert connection.vendor == "postgresql"
     _first, second, market, vendor = shared_market()
-    coupon = CouponFactory(program=second)
+    coupon = household_coupon(second)
 
     verdict = redeem_coupon(
         code=qr_text_for(coupon), vendor=vendor, market=market, client_id=uuid.uuid4()
     )
 
     assert verdict.status == "accepted"
-    assert Redemption.objects.values_list("program_id", flat=True).get() == second.pk
+    assert Redemption.objects.values_list("program_id", "household_id").get() == (
+        second.pk,
+        coupon.household_id,
+    )
 
 
-def test_the_locked_write_records_the_program(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_locked_write_records_the_program_and_household(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A coupon read as redeemed, then undone before the write: the locked path takes it."""
     _first, second, market, vendor = shared_market()
-    coupon = CouponFactory(program=second)
+    coupon = household_coupon(second)
     stale = Coupon.objects.get(pk=coupon.pk)
     stale.status = Coupon.Status.REDEEMED
     monkeypatch.setattr(redemptions_module, "resolve_scanned_code", lambda code: stale)
@@ -99,15 +125,18 @@ def test_the_locked_write_records_the_program(monkeypatch: pytest.MonkeyPatch) -
     verdict = redeem_coupon(code=coupon.code, vendor=vendor, market=market, client_id=uuid.uuid4())
 
     assert verdict.status == "accepted"
-    assert Redemption.objects.values_list("program_id", flat=True).get() == second.pk
+    assert Redemption.objects.values_list("program_id", "household_id").get() == (
+        second.pk,
+        coupon.household_id,
+    )
 
 
-def test_conflicts_and_take_overs_record_the_program() -> None:
+def test_conflicts_and_take_overs_record_the_program_and_household() -> None:
     _first, second, market, vendor = shared_market()
     other_vendor = VendorFactory(market=market)
     device, _token = make_device(vendor, market)
     other_device, _token = make_device(other_vendor, market)
-    coupon = CouponFactory(program=second)
+    coupon = household_coupon(second)
 
     # A later offline scan arrives first; the earlier one takes the acceptance over; a third
     # scan is a conflict.
@@ -117,20 +146,25 @@ def test_conflicts_and_take_overs_record_the_program() -> None:
 
     statuses = sorted(Redemption.objects.values_list("status", flat=True))
     assert statuses == ["accepted", "conflict", "conflict"]
-    assert set(Redemption.objects.values_list("program_id", flat=True)) == {second.pk}
+    assert set(Redemption.objects.values_list("program_id", "household_id")) == {
+        (second.pk, coupon.household_id)
+    }
 
 
-def test_a_coupon_voided_after_an_offline_scan_records_the_program() -> None:
+def test_a_coupon_voided_after_an_offline_scan_records_the_program_and_household() -> None:
     _first, second, market, vendor = shared_market()
     device, _token = make_device(vendor, market)
-    coupon = CouponFactory(program=second)
+    coupon = household_coupon(second)
     scan = offline(coupon, 30)
     Coupon.objects.filter(pk=coupon.pk).update(status="void", voided_at=timezone.now())
 
     [verdict] = sync_scans(scans=[scan], device=device)
 
     assert verdict.status == "conflict"
-    assert Redemption.objects.values_list("program_id", flat=True).get() == second.pk
+    assert Redemption.objects.values_list("program_id", "household_id").get() == (
+        second.pk,
+        coupon.household_id,
+    )
 
 
 SCANS = st.lists(
@@ -152,16 +186,20 @@ SCANS = st.lists(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(history=SCANS)
-def test_whatever_the_history_every_redemption_has_its_coupons_program(
+def test_whatever_the_history_every_redemption_has_its_coupons_program_and_household(
     history: list[tuple[int, bool, int, bool, bool]],
 ) -> None:
     Redemption.objects.all().delete()
     first, second, market, vendor = shared_market()
     other_vendor = VendorFactory(market=market)
     devices = [make_device(vendor, market)[0], make_device(other_vendor, market)[0]]
-    coupons = CouponFactory.create_batch(2, program=first) + CouponFactory.create_batch(
-        2, program=second
-    )
+    # A bearer coupon and a household's in each program.
+    coupons = [
+        CouponFactory(program=first),
+        household_coupon(first),
+        CouponFactory(program=second),
+        household_coupon(second),
+    ]
     user = UserFactory()
     for which, is_offline, minutes_ago, second_device, undo in history:
         device = devices[second_device]
@@ -185,32 +223,59 @@ def test_whatever_the_history_every_redemption_has_its_coupons_program(
     )
 
 
+def old_redemption(before: list[tuple[str, str]], coupon: Coupon, **values: Any) -> None:
+    """A redemption of `coupon` written, at migration `before`, through the model as it was
+    then; the schema goes back to the latest migration, which fills in what was missing."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps.get_model("marches", "Redemption")
+        old.objects.create(
+            coupon_id=coupon.pk,
+            client_id=uuid.uuid4(),
+            value=coupon.value,
+            scanned_at=timezone.now(),
+            **values,
+        )
+    finally:
+        migrate_to_the_latest()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_fills_the_program_of_existing_redemptions() -> None:
-    """marches 0004 adds the column and copies each coupon's program in one UPDATE."""
-    before = [("marches", "0003_undone_label")]
-    after = [("marches", "0004_redemption_program")]
+    """marches 0004 adds the column and copies each coupon's program in one UPDATE (0005, the
+    household, runs after it)."""
     _first, program, market, vendor = shared_market()
     coupon = CouponFactory(
         program=program, status=Coupon.Status.REDEEMED, redeemed_at=timezone.now()
     )
-    executor = MigrationExecutor(connection)
-    executor.migrate(before)
-    try:
-        # The table as it was, written through the model as it was (no program yet).
-        old = executor.loader.project_state(before).apps.get_model("marches", "Redemption")
-        old.objects.create(
-            coupon_id=coupon.pk,
-            vendor_id=vendor.pk,
-            market_id=market.pk,
-            client_id=uuid.uuid4(),
-            value=coupon.value,
-            scanned_at=timezone.now(),
-        )
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(after)
+
+    old_redemption(
+        [("marches", "0003_undone_label")], coupon, vendor_id=vendor.pk, market_id=market.pk
+    )
 
     assert Redemption.objects.values_list("program_id", flat=True).get() == program.pk
+    assert_every_program_is_its_coupons()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_fills_the_household_of_existing_redemptions() -> None:
+    """marches 0005 adds the column and copies each coupon's household in one UPDATE; a bearer
+    coupon's redemption keeps none."""
+    _first, program, market, vendor = shared_market()
+    held = household_coupon(program)
+    bearer = CouponFactory(program=program)
+
+    for coupon in (held, bearer):
+        old_redemption(
+            [("marches", "0004_redemption_program")],
+            coupon,
+            program_id=program.pk,
+            vendor_id=vendor.pk,
+            market_id=market.pk,
+        )
+
+    copied = dict(Redemption.objects.values_list("coupon_id", "household_id"))
+    assert copied == {held.pk: held.household_id, bearer.pk: None}
+    assert held.household_id is not None
     assert_every_program_is_its_coupons()
