@@ -376,6 +376,7 @@ def test_a_cached_keyring_is_read_again_after_max_age(
         ("SECRET_KEY", "another-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-0123456789"),
         ("FIELD_ENCRYPTION_KEYS", [Fernet.generate_key().decode()]),
     ],
+    ids=["COUPON_SIGNING_KEYS", "SECRET_KEY", "FIELD_ENCRYPTION_KEYS"],
 )
 def test_changing_a_key_setting_resets_the_cache(
     db: Any, settings: Any, setting: str, value: Any, django_assert_num_queries: Any
