@@ -289,6 +289,8 @@ def _survey(programs: QuerySet[Program]) -> list[SurveyFigure]:
             after_respondents=after.scored,
             after_value=value(after),
             measure="share",
+            before_count=getattr(before, part),
+            after_count=getattr(after, part),
         )
 
     return [

@@ -97,6 +97,10 @@ class SurveyFigure:
     after_value: Decimal | None
     # "share": a share of the respondents, 0 to 1 (shown as a percentage); "mean": an average.
     measure: str = "mean"
+    # For a share, the households it counts (share × respondents): never published as such,
+    # but a household count all the same, so small-cell suppression weighs it (None: hidden).
+    before_count: int | None = None
+    after_count: int | None = None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ could be pinned down by the fact that counts are not negative, zeros count as kn
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -176,8 +177,59 @@ def _difference(total: int | None, part: int | None) -> int | None:
     return None if total is None or part is None else total - part
 
 
-def _survey_key(figure: SurveyFigure, moment: str) -> str:
-    return f"survey:{figure.key}:{moment}"
+def _survey_key(figure: SurveyFigure, moment: str, part: str = "") -> str:
+    return f"survey:{figure.key}:{moment}" + (f":{part}" if part else "")
+
+
+MOMENTS = ("before", "after")
+
+
+def _survey_cells(
+    figures: Sequence[SurveyFigure],
+) -> tuple[dict[str, int | None], list[Group], set[str]]:
+    """The survey's household counts: each figure's respondents and, for a share, the
+    households it counts ("counted") and the others ("rest", unpublished: respondents −
+    counted). The shares of one moment have the same respondents (equal cells: a group of one
+    part), and the very low food security households are some of the food-insecure ones."""
+    values: dict[str, int | None] = {}
+    groups: list[Group] = []
+    unpublished: set[str] = set()
+    for moment in MOMENTS:
+        shares: list[SurveyFigure] = []
+        for figure in figures:
+            respondents = getattr(figure, f"{moment}_respondents")
+            values[_survey_key(figure, moment)] = respondents
+            counted = getattr(figure, f"{moment}_count")
+            if figure.measure != "share" or counted is None or respondents is None:
+                continue
+            values[_survey_key(figure, moment, "counted")] = counted
+            values[_survey_key(figure, moment, "rest")] = respondents - counted
+            unpublished.add(_survey_key(figure, moment, "rest"))
+            groups.append(
+                Group(
+                    _survey_key(figure, moment),
+                    (_survey_key(figure, moment, "counted"), _survey_key(figure, moment, "rest")),
+                )
+            )
+            shares.append(figure)
+        for first, other in itertools.pairwise(shares):
+            groups.append(Group(_survey_key(first, moment), (_survey_key(other, moment),)))
+        keyed = {figure.key: figure for figure in shares}
+        if "food_insecurity" in keyed and "very_low_food_security" in keyed:
+            insecure, very_low = keyed["food_insecurity"], keyed["very_low_food_security"]
+            low = f"survey:low_food_security:{moment}"  # unpublished
+            values[low] = _difference(
+                values[_survey_key(insecure, moment, "counted")],
+                values[_survey_key(very_low, moment, "counted")],
+            )
+            unpublished.add(low)
+            groups.append(
+                Group(
+                    _survey_key(insecure, moment, "counted"),
+                    (_survey_key(very_low, moment, "counted"), low),
+                )
+            )
+    return values, groups, unpublished
 
 
 def _cells(report: ImpactReport) -> tuple[dict[str, int | None], list[Group], set[str]]:
@@ -194,9 +246,8 @@ def _cells(report: ImpactReport) -> tuple[dict[str, int | None], list[Group], se
         for row in getattr(report, name):
             if row.households is not None:
                 values[f"{name}:{row.key}"] = row.households
-    for figure in report.survey:
-        values[_survey_key(figure, "before")] = figure.before_respondents
-        values[_survey_key(figure, "after")] = figure.after_respondents
+    survey_values, survey_groups, survey_unpublished = _survey_cells(report.survey)
+    values.update(survey_values)
     sizes = tuple(
         f"by_household_size:{row.key}"
         for row in report.by_household_size
@@ -209,7 +260,8 @@ def _cells(report: ImpactReport) -> tuple[dict[str, int | None], list[Group], se
     ]
     if sizes:
         groups.append(Group(HOUSEHOLDS, sizes))
-    return values, groups, {WITHOUT_CHILDREN, NOT_REPEAT, REPEAT_NOT_LOYAL}
+    groups.extend(survey_groups)
+    return values, groups, {WITHOUT_CHILDREN, NOT_REPEAT, REPEAT_NOT_LOYAL, *survey_unpublished}
 
 
 def _hide_rows(rows: list[Breakdown], name: str, hidden: set[str]) -> list[Breakdown]:
@@ -219,12 +271,31 @@ def _hide_rows(rows: list[Breakdown], name: str, hidden: set[str]) -> list[Break
     ]
 
 
+def _without(figure: SurveyFigure, moment: str, *, respondents: bool) -> SurveyFigure:
+    """`figure` with its value (and count) at `moment` hidden, and its respondents too."""
+    if moment == "before":
+        return dataclasses.replace(
+            figure,
+            before_value=None,
+            before_count=None,
+            before_respondents=None if respondents else figure.before_respondents,
+        )
+    return dataclasses.replace(
+        figure,
+        after_value=None,
+        after_count=None,
+        after_respondents=None if respondents else figure.after_respondents,
+    )
+
+
 def _hide_survey(figure: SurveyFigure, hidden: set[str]) -> SurveyFigure:
-    # A mean of fewer than min_cell answers says too much about those who answered.
-    if _survey_key(figure, "before") in hidden:
-        figure = dataclasses.replace(figure, before_respondents=None, before_value=None)
-    if _survey_key(figure, "after") in hidden:
-        figure = dataclasses.replace(figure, after_respondents=None, after_value=None)
+    """A mean or share of fewer than min_cell answers says too much about those who answered,
+    and a share gives its households away with its respondents: either hidden hides it."""
+    for moment in MOMENTS:
+        if _survey_key(figure, moment) in hidden:
+            figure = _without(figure, moment, respondents=True)
+        elif _survey_key(figure, moment, "counted") in hidden:
+            figure = _without(figure, moment, respondents=False)
     return figure
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
 
@@ -292,3 +293,60 @@ def test_a_funders_copy_hides_every_small_household_count(
             )
     if hidden_sizes:
         assert funder.people is None
+
+
+Levels = tuple[int, int, int]  # households with high, low and very low food security
+
+
+def shares(before: Levels, after: Levels) -> list[SurveyFigure]:
+    """The survey's two shares as the impact report makes them, from each level's count."""
+
+    def figure(key: str, counted: Callable[[Levels], int]) -> SurveyFigure:
+        def share(levels: Levels) -> Decimal | None:
+            return Decimal(counted(levels)) / sum(levels) if sum(levels) else None
+
+        return SurveyFigure(
+            key,
+            key,
+            sum(before),
+            share(before),
+            sum(after),
+            share(after),
+            measure="share",
+            before_count=counted(before),
+            after_count=counted(after),
+        )
+
+    return [
+        figure("food_insecurity", lambda levels: levels[1] + levels[2]),
+        figure("very_low_food_security", lambda levels: levels[2]),
+    ]
+
+
+LEVELS = st.tuples(*[st.integers(0, 12)] * 3)
+
+
+@settings(max_examples=150, deadline=None)
+@given(LEVELS, LEVELS)
+def test_a_funder_never_sees_a_survey_share_of_fewer_than_five_households(
+    before: Levels, after: Levels
+) -> None:
+    raw = report(survey=shares(before, after))
+
+    funder = suppress_for_funder(raw, MIN)
+
+    for moment, levels in (("before", before), ("after", after)):
+        published = {}
+        for figure, plain in zip(funder.survey, raw.survey, strict=True):
+            respondents = getattr(figure, f"{moment}_respondents")
+            assert respondents is None or respondents == 0 or respondents >= MIN
+            if getattr(figure, f"{moment}_value") is None:
+                continue
+            published[figure.key] = figure
+            # What a published share tells: the households counted and the others.
+            counted = getattr(plain, f"{moment}_count")
+            for households in (counted, respondents - counted):
+                assert households == 0 or households >= MIN, (figure.key, moment)
+        if len(published) == 2:
+            # The two shares together tell the households with low food security.
+            assert levels[1] == 0 or levels[1] >= MIN

@@ -172,16 +172,46 @@ def test_anonymized_households_answers_stay_in_the_figures(world: Any) -> None:
 
 def test_a_funder_sees_no_figure_of_fewer_than_five_respondents() -> None:
     program = f.ProgramFactory()
-    households = answer(program, "enrollment", [0, 2, 3, 5, 6, 1], ["1", "2", "3", "4", "5", "6"])
+    # Five households of each level (secure, low, very low): every count is 5 or more.
+    households = answer(program, "enrollment", [0] * 5 + [2] * 5 + [6] * 5, ["3"] * 15)
     answer(program, "end_of_season", [0, 2, 5], ["1", "2", "3"], households[:3])
 
     funder = suppress_for_funder(report(program), min_cell=5)
 
     for figure in funder.survey:
-        assert figure.before_respondents == 6
+        assert figure.before_respondents == 15
         assert figure.before_value is not None
         assert (figure.after_respondents, figure.after_value) == (None, None)
     assert {f"survey:{key}:after" for key in KEYS} <= set(funder.suppressed)
+
+
+def test_a_share_of_fewer_than_five_households_is_hidden_from_a_funder() -> None:
+    """One very food-insecure household among eleven: its share would name a group of one."""
+    program = f.ProgramFactory()
+    answer(program, "enrollment", [0] * 10 + [6], ["3"] * 11)
+
+    plain = figures(program)
+    funder = {figure.key: figure for figure in suppress_for_funder(report(program)).survey}
+
+    assert plain["food_insecurity"].before_value == Decimal("0.0909")
+    for key in ("food_insecurity", "very_low_food_security"):
+        assert funder[key].before_respondents == 11
+        assert (funder[key].before_value, funder[key].before_count) == (None, None)
+    assert funder["fruit_vegetables"].before_value == Decimal("3.00")
+
+
+def test_a_share_whose_other_households_are_fewer_than_five_is_hidden_too() -> None:
+    """Ten of eleven food-insecure: the share tells that one household is not."""
+    program = f.ProgramFactory()
+    answer(program, "enrollment", [6] * 10 + [0], ["3"] * 11)
+
+    funder = suppress_for_funder(report(program))
+
+    by_key = {figure.key: figure for figure in funder.survey}
+    for key in ("food_insecurity", "very_low_food_security"):
+        assert by_key[key].before_respondents == 11
+        assert by_key[key].before_value is None
+    assert "survey:food_insecurity:before:counted" in funder.suppressed
 
 
 def test_the_report_layout_has_a_survey_section() -> None:
