@@ -26,10 +26,12 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from comptes.models import User
 
@@ -270,13 +272,50 @@ def _rate_key(request: HttpRequest) -> str:
 
 def api_rate_limited(request: HttpRequest) -> int | None:
     """Counts this request in its fixed window; the seconds to wait if it is over the limit."""
-    rate = parse_rate(settings.API_RATE_LIMIT)  # read per request: tests change it
+    # The setting is read per request: tests change it.
+    return rate_limited("api-rate", _rate_key(request), settings.API_RATE_LIMIT)
+
+
+def checkout_rate_limited(request: HttpRequest) -> int | None:
+    """Counts a payment started from a public form (a donation, a sale) by the client's
+    address: each one is a pending row and a Checkout session at Stripe, so a script must not
+    open them by the thousand (CHECKOUT_RATE_LIMIT). The seconds to wait if over the limit."""
+    return rate_limited("checkout-rate", "ip:" + client_ip(request), settings.CHECKOUT_RATE_LIMIT)
+
+
+def refuse_past_checkout_limit(
+    request: HttpRequest, form: Form, page: Callable[[int], HttpResponse]
+) -> HttpResponse | None:
+    """None while the client is under CHECKOUT_RATE_LIMIT; past it, the form's `page` with
+    status 429, Retry-After and a message on the form saying when to try again."""
+    retry_after = checkout_rate_limited(request)
+    if retry_after is None:
+        return None
+    minutes = max(1, math.ceil(retry_after / 60))
+    form.add_error(
+        None,
+        ngettext(
+            "Trop de paiements ont été commencés depuis cette adresse : réessayez dans {n} minute.",
+            "Trop de paiements ont été commencés depuis cette adresse : "
+            "réessayez dans {n} minutes.",
+            minutes,
+        ).format(n=minutes),
+    )
+    response = page(429)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def rate_limited(scope: str, who: str, setting: str) -> int | None:
+    """Counts one more event of `who` in `scope` in its fixed window of the `setting`
+    ("REQUESTS/SECONDS" or "off"); the seconds to wait if that is over the limit."""
+    rate = parse_rate(setting)
     if rate is None:
         return None
     limit, seconds = rate
     now = time.time()
     window = int(now // seconds)
-    key = f"api-rate:{_rate_key(request)}:{seconds}:{window}"
+    key = f"{scope}:{who}:{seconds}:{window}"
     # add() then incr(): the first request of a window creates the counter, the others count
     # atomically on a shared cache (incr is atomic in Redis/Memcached and under LocMem's lock).
     cache.add(key, 0, timeout=seconds + 1)

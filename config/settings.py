@@ -182,11 +182,22 @@ ACCOUNT_RATE_LIMITS = {"login": "30/m/ip", "login_failed": "10/m/ip"}
 SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
 SESSION_MAX_SECONDS = env.int("SESSION_MAX_SECONDS", default=12 * 60 * 60)
 SESSION_COOKIE_AGE = SESSION_MAX_SECONDS
-# The API's limit per device token (or per address without one): "REQUESTS/SECONDS", or "off".
+
+
+def _rate_setting(name: str, default: str) -> str:
+    """A rate limit: "REQUESTS/SECONDS", or "off"; a bad value stops start-up."""
+    value = env.str(name, default=default)
+    if value != "off" and not re.fullmatch(r"[1-9][0-9]*/[1-9][0-9]*", value):
+        raise ImproperlyConfigured(f'{name} must be "REQUESTS/SECONDS" (e.g. {default}) or "off".')
+    return value
+
+
+# The API's limit per device token (or per address without one).
 # Generous: a scanner's batch sync after a day offline is a few requests, not hundreds.
-API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/60")
-if API_RATE_LIMIT != "off" and not re.fullmatch(r"[1-9][0-9]*/[1-9][0-9]*", API_RATE_LIMIT):
-    raise ImproperlyConfigured('API_RATE_LIMIT must be "REQUESTS/SECONDS" (e.g. 600/60) or "off".')
+API_RATE_LIMIT = _rate_setting("API_RATE_LIMIT", "600/60")
+# Payments started from the public donation and sale forms, per address (each one is a pending
+# row and a Checkout session at Stripe): a family buying twice is far below it, a script is not.
+CHECKOUT_RATE_LIMIT = _rate_setting("CHECKOUT_RATE_LIMIT", "10/600")
 MIDDLEWARE += [
     "comptes.security.APIRateLimitMiddleware",
     "comptes.security.SessionTimeoutMiddleware",

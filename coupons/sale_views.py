@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from comptes.security import refuse_past_checkout_limit
 from coupons.models import CouponSale
 from coupons.pdf import render_coupons_pdf
 from coupons.printing import batch_print_queryset, iter_printable, program_logo_png
@@ -85,6 +86,11 @@ def sale_form(request: HttpRequest, slug: str) -> HttpResponse:
         return _form_page(request, program, form, status=503)
     if not form.is_valid():
         return _form_page(request, program, form, status=400)
+    refused = refuse_past_checkout_limit(
+        request, form, lambda status: _form_page(request, program, form, status=status)
+    )
+    if refused is not None:
+        return refused
     thanks = reverse("coupons:sale_thanks", kwargs={"slug": program.slug})
     page = reverse("coupons:sale_form", kwargs={"slug": program.slug})
     try:

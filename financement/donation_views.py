@@ -16,6 +16,7 @@ from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from comptes.security import refuse_past_checkout_limit
 from financement import stripe_gateway
 from financement.donation_forms import DonationForm
 from financement.donations import (
@@ -53,6 +54,11 @@ def donation_form(request: HttpRequest, slug: str) -> HttpResponse:
         return _form_page(request, program, form, status=503)
     if not form.is_valid():
         return _form_page(request, program, form, status=400)
+    refused = refuse_past_checkout_limit(
+        request, form, lambda status: _form_page(request, program, form, status=status)
+    )
+    if refused is not None:
+        return refused
     thanks = reverse("financement:donation_thanks", kwargs={"slug": program.slug})
     page = reverse("financement:donation_form", kwargs={"slug": program.slug})
     try:

@@ -26,6 +26,15 @@ def _fast_and_french(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Every test starts with an empty cache: the rate limits (API, public payment forms,
+    allauth's sign-in) count in it, and one test's requests must not spend another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _force_login_passes_mfa(monkeypatch: pytest.MonkeyPatch) -> None:
     """force_login skips the sign-in page and so the second factor that comptes.security
     requires of admins, coordinators and managers: mark such sessions as allauth does after

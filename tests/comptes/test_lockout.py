@@ -136,7 +136,8 @@ def test_pages_are_not_counted_and_off_means_off(client: Any, settings: Any) -> 
             assert client.get("/api/v1/health").status_code == 200
 
 
-def test_a_bad_limit_fails_at_start_up() -> None:
+@pytest.mark.parametrize("setting", ["API_RATE_LIMIT", "CHECKOUT_RATE_LIMIT"])
+def test_a_bad_limit_fails_at_start_up(setting: str) -> None:
     import os
     import subprocess
     import sys
@@ -146,11 +147,11 @@ def test_a_bad_limit_fails_at_start_up() -> None:
         env={
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",
-            "API_RATE_LIMIT": "beaucoup",
+            setting: "beaucoup",
         },
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode != 0
-    assert "API_RATE_LIMIT" in result.stderr
+    assert setting in result.stderr

@@ -664,3 +664,21 @@ def test_the_buyers_email_is_not_sent_for_a_sale_that_is_not_paid(
     sale = start(sale_program())
     assert send_buyer_email(sale_id=sale.pk) is False
     assert not mail.outbox
+
+
+def test_past_the_limit_of_payments_per_address_no_more_packs_are_reserved(
+    client: Client, fake_stripe: FakeStripe, settings: Any
+) -> None:
+    """Each purchase started reserves subsidy for half an hour: a script past
+    CHECKOUT_RATE_LIMIT must not hold the whole sale."""
+    settings.CHECKOUT_RATE_LIMIT = "1/600"
+    program = sale_program()
+    with time_machine.travel(timezone.now().replace(minute=0, second=0), tick=False):
+        assert client.post(form_url(program), form_data(packs=1)).status_code == 303
+        response = client.post(form_url(program), form_data(packs=1))
+
+        assert response.status_code == 429
+        assert response["Retry-After"] == "600"
+        assert "Trop de paiements ont été commencés depuis cette adresse" in read(response)
+        assert CouponSale.objects.count() == 1
+        assert len(fake_stripe.sent("/v1/checkout/sessions")) == 1

@@ -4,12 +4,15 @@ Stripe is not configured or does not answer."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from financement.models import Donation, LedgerEntry, StripeEvent
 from tests.factories import ProgramFactory, UserFactory
@@ -215,3 +218,26 @@ def test_each_submission_is_its_own_payment(
     assert first.checkout_session_id != second.checkout_session_id
     keys = [sent.headers["Idempotency-Key"] for sent in fake_stripe.sent(SESSIONS)]
     assert len(set(keys)) == 2  # a new donation is a new payment, never a replay
+
+
+def test_past_the_limit_of_payments_per_address_the_form_says_when_to_retry_and_records_nothing(
+    client: Client, fake_stripe: FakeStripe, program: Any, settings: Any
+) -> None:
+    """A script cannot fill the table of pending donations or open sessions at Stripe by the
+    thousand: CHECKOUT_RATE_LIMIT per address (and invalid forms do not count)."""
+    settings.CHECKOUT_RATE_LIMIT = "2/600"
+    with time_machine.travel(timezone.now().replace(minute=0, second=0), tick=False):
+        assert client.post(form_url(program), {**DONOR, "amount": "abc"}).status_code == 400
+        for _ in range(2):
+            assert client.post(form_url(program), DONOR).status_code == 303
+        response = client.post(form_url(program), DONOR)
+
+        assert response.status_code == 429
+        assert response["Retry-After"] == "600"
+        assert "réessayez dans 10 minutes" in text(response)
+        assert Donation.objects.count() == 2
+        assert len(fake_stripe.requests) == 2
+        # Another address has its own allowance.
+        assert client.post(form_url(program), DONOR, REMOTE_ADDR="192.0.2.7").status_code == 303
+    with time_machine.travel(timezone.now().replace(minute=0, second=0) + timedelta(minutes=10)):
+        assert client.post(form_url(program), DONOR).status_code == 303
