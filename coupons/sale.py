@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import stripe
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
@@ -323,31 +322,22 @@ def start_sale(
             program=program.name,
         )
     try:
-        session = stripe_gateway.create_checkout_session(
+        # Stripe's failure frees the reservation at once (the sale is marked expired).
+        url = stripe_gateway.open_checkout(
+            sale,
             kind=KIND,
-            object_id=sale.pk,
             amount=sale.price,
             currency=program.currency,
-            product_name=product_name[:250],
+            product_name=product_name,
             success_url=success_url,
             cancel_url=cancel_url,
             customer_email=email,
             locale=language,
             expires_at=sale.expires_at,
-            idempotency_key=f"sale-{sale.pk}-{int(sale.created_at.timestamp())}",
         )
-        if not session.id or not session.url:
-            raise stripe.APIError("Checkout session without id or url")
-    except stripe.StripeError as error:
-        logger.warning("Checkout session for sale %s failed: %s", sale.pk, error)
-        # Frees the reservation at once.
-        CouponSale.objects.filter(pk=sale.pk, status=CouponSale.Status.PENDING).update(
-            status=CouponSale.Status.EXPIRED
-        )
+    except stripe_gateway.CheckoutUnavailable as error:
         raise SaleError("payment_unavailable", stripe_gateway.unavailable_message()) from error
-    CouponSale.objects.filter(pk=sale.pk).update(checkout_session_id=session.id)
-    sale.checkout_session_id = session.id
-    return sale, session.url
+    return sale, url
 
 
 # ---------------------------------------------------------------------------------------------

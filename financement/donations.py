@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import stripe
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -140,32 +139,21 @@ def start_donation(
     with translation.override(language):
         product_name = _("Don au programme {program}").format(program=program.name)
     try:
-        session = stripe_gateway.create_checkout_session(
+        url = stripe_gateway.open_checkout(
+            donation,
             kind=KIND,
-            object_id=donation.pk,
             amount=amount,
             currency=program.currency,
-            product_name=product_name[:250],
+            product_name=product_name,
             success_url=success_url,
             cancel_url=cancel_url,
             customer_email=email,
             locale=language,
             expires_at=timezone.now() + CHECKOUT_LIFETIME,
-            # The pk alone could repeat after a database reset in test mode; its creation time
-            # makes the key unique while a retry of the same donation keeps it.
-            idempotency_key=f"donation-{donation.pk}-{int(donation.created_at.timestamp())}",
         )
-        if not session.id or not session.url:
-            raise stripe.APIError("Checkout session without id or url")
-    except stripe.StripeError as error:
-        logger.warning("Checkout session for donation %s failed: %s", donation.pk, error)
-        Donation.objects.filter(pk=donation.pk, status=Donation.Status.PENDING).update(
-            status=Donation.Status.EXPIRED
-        )
+    except stripe_gateway.CheckoutUnavailable as error:
         raise DonationError("payment_unavailable", stripe_gateway.unavailable_message()) from error
-    Donation.objects.filter(pk=donation.pk).update(checkout_session_id=session.id)
-    donation.checkout_session_id = session.id
-    return donation, session.url
+    return donation, url
 
 
 # ---------------------------------------------------------------------------------------------

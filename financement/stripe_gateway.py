@@ -91,6 +91,62 @@ def create_checkout_session(
     return CheckoutSession(id=session.id, url=session.url or "")
 
 
+class CheckoutUnavailable(Exception):
+    """Stripe did not open the session: the purchase was marked expired, nothing was charged."""
+
+
+# A purchase's statuses (Donation and CouponSale share them).
+PENDING, EXPIRED = "pending", "expired"
+
+
+def open_checkout(
+    purchase: models.Model,
+    *,
+    kind: str,
+    amount: Decimal,
+    currency: str,
+    product_name: str,
+    success_url: str,
+    cancel_url: str,
+    customer_email: str,
+    locale: str,
+    expires_at: datetime.datetime,
+) -> str:
+    """Opens the hosted Checkout session of a pending purchase already committed (a donation,
+    a sale: a row with `status`, `created_at` and `checkout_session_id`), records the
+    session's id on it and returns the URL of Stripe's payment page.
+
+    When Stripe fails, the purchase is marked expired at once (a sale's reservation is freed)
+    and CheckoutUnavailable is raised."""
+    rows = type(purchase)._default_manager.filter(pk=purchase.pk)
+    created_at: datetime.datetime = getattr(purchase, "created_at")  # noqa: B009
+    try:
+        session = create_checkout_session(
+            kind=kind,
+            object_id=purchase.pk,
+            amount=amount,
+            currency=currency,
+            product_name=product_name[:250],
+            success_url=success_url,
+            cancel_url=cancel_url,
+            customer_email=customer_email,
+            locale=locale,
+            expires_at=expires_at,
+            # The pk alone could repeat after a database reset in test mode; its creation time
+            # makes the key unique while a retry of the same purchase keeps it.
+            idempotency_key=f"{kind}-{purchase.pk}-{int(created_at.timestamp())}",
+        )
+        if not session.id or not session.url:
+            raise stripe.APIError("Checkout session without id or url")
+    except stripe.StripeError as error:
+        logger.warning("Checkout session for %s %s failed: %s", kind, purchase.pk, error)
+        rows.filter(status=PENDING).update(status=EXPIRED)
+        raise CheckoutUnavailable from error
+    rows.update(checkout_session_id=session.id)
+    setattr(purchase, "checkout_session_id", session.id)  # noqa: B010
+    return session.url
+
+
 # What a kind of payment does when Stripe tells us about it. Each handler runs inside the
 # transaction that records the event, once per event id, and returns whether it applied.
 Handler = Callable[[Mapping[str, Any]], bool]
