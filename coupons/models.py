@@ -297,6 +297,25 @@ class WalletLink(models.Model):
         return f"{self.household} {self.public_id}"
 
 
+# A pending sale holds its subsidy until its Checkout session expires, plus this grace: a
+# payment made in the session's last minute may be reported by Stripe a little later, and its
+# coupons must still fit.
+SALE_RESERVATION_GRACE = datetime.timedelta(minutes=10)
+
+
+def sale_holds_subsidy(now: datetime.datetime) -> models.Q:
+    """Pending sales whose subsidy is still reserved at `now`."""
+    return models.Q(status="pending", expires_at__gt=now - SALE_RESERVATION_GRACE)
+
+
+class CouponSaleQuerySet(models.QuerySet["CouponSale"]):
+    def reserved_subsidy(self, now: datetime.datetime) -> Decimal:
+        """The subsidy (value − price) that the pending sales among these hold at `now`."""
+        subsidy = models.Sum(models.F("value") - models.F("price"))
+        total = self.filter(sale_holds_subsidy(now)).aggregate(total=subsidy)["total"]
+        return total or Decimal("0.00")
+
+
 class CouponSale(models.Model):
     """A purchase of coupons by anyone, below their value (the solidarity sale), paid through
     Stripe's hosted Checkout. The difference (the subsidy) is the program's; the sale is
@@ -338,6 +357,8 @@ class CouponSale(models.Model):
     # Paid, but its coupons could not be issued (funds used up, season over): the money is
     # kept and the coordinators see the sale flagged until they settle it with the buyer.
     issue_error = models.CharField(_("problème d'émission"), max_length=200, blank=True)
+
+    objects = CouponSaleQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

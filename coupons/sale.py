@@ -13,12 +13,14 @@ The rules, in one place:
 - Funds: the coupons' committed value (outstanding + redeemed, as the budget guard counts it)
   + the reserved subsidies + this purchase's subsidy never exceed the program's funds. The
   payment brings `price` into the ledger and the batch commits `value`: the net is the subsidy.
+  Every other issuance's budget guard holds the reserved subsidies too
+  (`coupons.services._budget_guard`), so a household's allotment cannot take them.
 - A pending sale is reserved until its Checkout session expires, plus RESERVATION_GRACE: a
   payment made in the session's last minute may be reported by Stripe a little later, and its
   coupons must still fit. The "expired" event frees it at once.
 - A refund, in part or in all, cancels the purchase: its unspent coupons are voided and the
   wallet link dies (coupons already redeemed stay redeemed, the vendors were paid for them).
-- A payment whose coupons cannot be issued (funds used up by another issuance meanwhile, the
+- A payment whose coupons cannot be issued (the funds shrank meanwhile, a grant refunded; the
   season over) is kept: the sale stays paid without a batch, with `issue_error` set, logged as
   an error and flagged on the coordinators' sales page, until they refund or settle it.
 """
@@ -44,7 +46,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django_tasks import task
 
-from coupons.models import Coupon, CouponSale, VoidReason
+from coupons.models import (
+    SALE_RESERVATION_GRACE,
+    Coupon,
+    CouponSale,
+    VoidReason,
+    sale_holds_subsidy,
+)
 from coupons.services import IssuanceError, committed_value, issue_sale_batch, void_coupons
 from coupons.wallet import (
     buyer_language,
@@ -68,7 +76,7 @@ MAX_NAME = 160
 MAX_EMAIL = 254
 # Stripe's shortest session lifetime: a pending sale holds its subsidy no longer than needed.
 CHECKOUT_LIFETIME = datetime.timedelta(minutes=30)
-RESERVATION_GRACE = datetime.timedelta(minutes=10)
+RESERVATION_GRACE = SALE_RESERVATION_GRACE
 # The namespace of the batches' idempotency keys: one batch per sale, whatever the retries.
 BATCH_KEYS = uuid.UUID("6f1d3c5e-2b7a-4c1e-9a55-5a1e50c0a1e5")
 
@@ -121,17 +129,12 @@ class SaleOffer:
         return max(int(room // self.pack_subsidy), 0)
 
 
-def reserved_q(now: datetime.datetime) -> Q:
-    """Pending sales whose subsidy is still held (see the module's docstring)."""
-    return Q(status=CouponSale.Status.PENDING, expires_at__gt=now - RESERVATION_GRACE)
-
-
 def sale_subsidies(program: Program, now: datetime.datetime) -> tuple[Decimal, Decimal]:
     """The subsidy of the program's paid sales, and the subsidy reserved (one query)."""
     subsidy = F("value") - F("price")
     totals = CouponSale.objects.filter(program=program).aggregate(
         used=Sum(subsidy, filter=Q(status=CouponSale.Status.PAID)),
-        reserved=Sum(subsidy, filter=reserved_q(now)),
+        reserved=Sum(subsidy, filter=sale_holds_subsidy(now)),
     )
     return quantize(totals["used"] or ZERO), quantize(totals["reserved"] or ZERO)
 
@@ -376,6 +379,9 @@ def sale_paid(session: Mapping[str, Any]) -> bool:
     sale.checkout_session_id = (
         stripe_gateway.stripe_id(session.get("id")) or sale.checkout_session_id
     )
+    # Paid before its batch is issued: the budget guard then no longer holds its reservation
+    # beside the coupons it is issuing (the row is locked until the transaction ends).
+    sale.save(update_fields=["status", "paid_at", "payment_intent_id", "checkout_session_id"])
     program = sale.program
     # The price first: the budget guard of the batch sees it, so only the subsidy is drawn.
     record_entry(

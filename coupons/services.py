@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from beneficiaires.models import Household, Organization
 from comptes.models import User
 from coupons import codes
-from coupons.models import Coupon, IssuanceBatch, VoidReason
+from coupons.models import Coupon, CouponSale, IssuanceBatch, VoidReason
 from financement.selectors import program_funds
 from programmes.allotment import AllotmentError, amount_for_size, split_into_denominations
 from programmes.models import Program
@@ -121,9 +121,13 @@ def reserved_value(
 def _budget_guard(program: Program, total: Decimal, what: str) -> None:
     """Refuse an issuance that would make the value the program's coupons hold exceed its funds.
 
-    Called with the program row locked (select_for_update), so two issuances cannot both pass.
+    The subsidy of solidarity sales being paid on Stripe's page is held as if issued: their
+    coupons are issued when the payment arrives, and must still fit (coupons.sale).
+    Called with the program row locked (select_for_update), so two issuances cannot both pass
+    (a sale reserves with the same lock).
     """
-    available = program_funds(program) - committed_value(program=program)
+    held = CouponSale.objects.filter(program=program).reserved_subsidy(timezone.now())
+    available = program_funds(program) - committed_value(program=program) - held
     if total > available:
         raise IssuanceError(
             "insufficient_funds",

@@ -4,6 +4,7 @@ HTTP client, signed webhooks), the subsidy cap, the reservations, the funds, ref
 from __future__ import annotations
 
 import datetime
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -23,12 +24,12 @@ from coupons.sale import (
     send_buyer_email,
     start_sale,
 )
-from coupons.services import committed_value
+from coupons.services import IssuanceError, committed_value, issue_household_allotment
 from coupons.wallet import resolve_wallet_token
 from financement.models import LedgerEntry, StripeEvent
 from financement.selectors import program_funds
 from programmes.models import Program
-from tests.factories import ProgramFactory, UserFactory, set_funds
+from tests.factories import HouseholdFactory, ProgramFactory, UserFactory, set_funds
 from tests.financement.stripe_fakes import (
     FakeStripe,
     completed,
@@ -682,3 +683,28 @@ def test_past_the_limit_of_payments_per_address_no_more_packs_are_reserved(
         assert "Trop de paiements ont été commencés depuis cette adresse" in read(response)
         assert CouponSale.objects.count() == 1
         assert len(fake_stripe.sent("/v1/checkout/sessions")) == 1
+
+
+def test_a_household_issuance_cannot_take_the_subsidy_a_buyer_is_paying_for(
+    client: Client, fake_stripe: FakeStripe
+) -> None:
+    """While a buyer pays on Stripe's page, the budget guard of every issuance holds the sale's
+    subsidy: the payment then always finds its coupons' funds."""
+    program = sale_program(budget=D("25.00"))
+    household = HouseholdFactory(program=program)
+    sale = start(program)  # holds 10 $ of subsidy: 15 $ left for households
+
+    with pytest.raises(IssuanceError) as refused:
+        issue_household_allotment(
+            household=household, issued_by=UserFactory(), idempotency_key=uuid.uuid4()
+        )
+    assert refused.value.code == "insufficient_funds"
+    assert "il reste 15,00" in refused.value.message
+    assert not household.coupons.exists()
+
+    pay(client, fake_stripe, sale)
+
+    sale.refresh_from_db()
+    assert sale.status == CouponSale.Status.PAID and sale.issue_error == ""
+    assert sale.batch is not None and sale.batch.total_value == D("30.00")
+    assert committed_value(program=program) <= program_funds(program)
