@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from financement.donations import MAX_DEDICATION, MAX_EMAIL, MAX_NAME
+from financement.donations import MAX_ADDRESS, MAX_DEDICATION, MAX_EMAIL, MAX_NAME
 from programmes.forms import MoneyField
 
 
@@ -32,6 +34,14 @@ class DonationForm(forms.Form):
         },
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
+    # Only on the form of a program that gives official tax receipts (see __init__).
+    donor_address = forms.CharField(
+        label=_("Votre adresse postale"),
+        max_length=MAX_ADDRESS,
+        required=False,
+        help_text=_("Elle doit figurer sur le reçu officiel aux fins de l'impôt."),
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "street-address"}),
+    )
     dedication = forms.CharField(
         label=_("Dédicace (facultatif)"),
         max_length=MAX_DEDICATION,
@@ -39,3 +49,11 @@ class DonationForm(forms.Form):
         help_text=_("Par exemple « En mémoire de… ». Elle paraît sur le reçu."),
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+
+    def __init__(self, *args: Any, official: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if official:
+            # Required by the service, which says why; marked here for the reader.
+            self.fields["donor_address"].widget.attrs["aria-required"] = "true"
+        else:
+            del self.fields["donor_address"]

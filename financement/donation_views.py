@@ -23,6 +23,7 @@ from financement.donations import (
     DonationError,
     donation_for_checkout,
     donation_for_receipt,
+    receipt_is_official,
     receipt_path,
     start_donation,
 )
@@ -47,9 +48,10 @@ def _form_page(
 @require_http_methods(["GET", "POST"])
 def donation_form(request: HttpRequest, slug: str) -> HttpResponse:
     program = get_object_or_404(Program, slug=slug)
+    official = program.gives_official_receipts
     if request.method != "POST":
-        return _form_page(request, program, DonationForm())
-    form = DonationForm(request.POST)
+        return _form_page(request, program, DonationForm(official=official))
+    form = DonationForm(request.POST, official=official)
     if not stripe_gateway.is_configured():
         return _form_page(request, program, form, status=503)
     if not form.is_valid():
@@ -68,6 +70,7 @@ def donation_form(request: HttpRequest, slug: str) -> HttpResponse:
             donor_name=form.cleaned_data["donor_name"],
             donor_email=form.cleaned_data["donor_email"],
             dedication=form.cleaned_data["dedication"],
+            donor_address=form.cleaned_data.get("donor_address", ""),
             language=get_language() or "fr",
             # Stripe replaces {CHECKOUT_SESSION_ID} when it sends the donor back.
             success_url=request.build_absolute_uri(thanks) + "?session_id={CHECKOUT_SESSION_ID}",
@@ -102,6 +105,7 @@ def donation_thanks(request: HttpRequest, slug: str) -> HttpResponse:
         "donation": donation,
         "state": state,
         "receipt_url": receipt_path(donation) if state == "paid" and donation else "",
+        "official": donation is not None and receipt_is_official(donation),
     }
     return render(
         request,

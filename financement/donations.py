@@ -32,6 +32,7 @@ from financement.models import Donation, LedgerEntry
 from financement.services import record_entry
 from programmes.models import Program
 from programmes.money import format_money, from_cents, quantize, to_cents
+from programmes.text import tidy_lines
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ MAX_AMOUNT = Decimal("10000.00")
 MAX_NAME = 160
 MAX_EMAIL = 254
 MAX_DEDICATION = 200
+MAX_ADDRESS = 300
 # Stripe accepts 30 minutes to 24 hours; an hour is enough to pay and short enough that an
 # abandoned donation does not stay pending all day.
 CHECKOUT_LIFETIME = datetime.timedelta(hours=1)
@@ -76,6 +78,24 @@ def _checked_amount(amount: Decimal | None) -> Decimal:
     if not MIN_AMOUNT <= amount <= MAX_AMOUNT:
         raise DonationError("invalid_amount", message, "amount")
     return quantize(amount)
+
+
+def _checked_address(address: str, *, required: bool) -> str:
+    """The donor's postal address, one line per line; required for an official receipt."""
+    address = tidy_lines(address)
+    if required and not address:
+        raise DonationError(
+            "address_required",
+            _("Indiquez votre adresse postale : elle doit figurer sur le reçu officiel."),
+            "donor_address",
+        )
+    if len(address) > MAX_ADDRESS:
+        raise DonationError(
+            "invalid_address",
+            _("L'adresse a au plus {max} caractères.").format(max=MAX_ADDRESS),
+            "donor_address",
+        )
+    return address
 
 
 def _checked_donor(donor_name: str, donor_email: str, dedication: str) -> tuple[str, str, str]:
@@ -117,6 +137,7 @@ def start_donation(
     language: str,
     success_url: str,
     cancel_url: str,
+    donor_address: str = "",
 ) -> tuple[Donation, str]:
     """Record a pending donation and open its Checkout session; return it and the URL of
     Stripe's payment page. Raises DonationError (nothing is recorded for bad input)."""
@@ -124,6 +145,9 @@ def start_donation(
         raise DonationError("not_configured", _("Le paiement en ligne n'est pas configuré."))
     amount = _checked_amount(amount)
     name, email, dedication = _checked_donor(donor_name, donor_email, dedication)
+    official = program.gives_official_receipts
+    # Kept only for an official receipt: an acknowledgement needs no address.
+    address = _checked_address(donor_address, required=official) if official else ""
     language = "en" if (language or "").lower().startswith("en") else "fr"
 
     # Committed before Stripe is called: no transaction is held open during a network call,
@@ -133,6 +157,7 @@ def start_donation(
         amount=amount,
         donor_name=name,
         donor_email=email,
+        donor_address=address,
         dedication=dedication,
         language=language,
     )
@@ -298,6 +323,12 @@ def donation_for_checkout(*, program: Program, session_id: str) -> Donation | No
     return Donation.objects.filter(program=program, checkout_session_id=session_id).first()
 
 
+def receipt_is_official(donation: Donation) -> bool:
+    """An official tax receipt: the program gives them, and the donor gave the address it must
+    carry (a gift made before the program gave them has an acknowledgement)."""
+    return donation.program.gives_official_receipts and bool(donation.donor_address)
+
+
 def receipt_token(donation: Donation) -> str:
     return signing.dumps(donation.pk, salt=RECEIPT_SALT)
 
@@ -355,7 +386,7 @@ def send_receipt_email(*, donation_id: int, origin: str = "") -> bool:
             "",
             _("Votre reçu (PDF) : {link}").format(link=link),
         ]
-        if not program.charity_number:
+        if not receipt_is_official(donation):
             lines.append(_("Ce reçu est un accusé de réception, pas un reçu officiel d'impôt."))
         lines += ["", _("Merci de soutenir l'accès à des aliments locaux pour tous et toutes.")]
     send_mail(subject[:200], "\n".join(lines), None, [donation.donor_email])

@@ -125,6 +125,8 @@ class Donation(models.Model):
     )
     donor_name = models.CharField(_("nom"), max_length=160)
     donor_email = models.EmailField(_("courriel"))
+    # Asked only when the program gives official tax receipts, which must carry it.
+    donor_address = models.TextField(_("adresse"), max_length=300, blank=True)
     dedication = models.CharField(_("dédicace"), max_length=200, blank=True)
     language = models.CharField(max_length=8, default="fr")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)

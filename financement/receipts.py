@@ -1,8 +1,15 @@
 """The PDF receipt of an online donation, bilingual (French, then English, on the same page).
 
-An official receipt for income tax purposes only when the program's fund holder gave a charity
-registration number (Program.charity_number); otherwise an acknowledgement that says it is not
-one. The text is fixed in both languages on purpose: the same document serves either reader,
+An official receipt for income tax purposes only when the program gives them (its fund holder's
+charity registration number, address and signatory: Program.gives_official_receipts) and the
+donor gave their address; otherwise an acknowledgement that says it is not one. An official
+receipt carries what the Income Tax Regulations (s. 3501) ask: the statement that it is one,
+the charity's name, address and registration number, the serial number, the place of issue, the
+dates received and issued, the donor's name and address, the amount, the value of any
+advantage (none for a gift through this page), the eligible amount, the signatory, and the
+Canada Revenue Agency's name and website.
+
+The text is fixed in both languages on purpose: the same document serves either reader,
 whatever the language of the page it was downloaded from.
 
 Only the PDF base-14 fonts are used (WinAnsi): French is covered; any other character is
@@ -24,6 +31,7 @@ from reportlab.lib.units import inch
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
+from financement.donations import receipt_is_official
 from financement.models import Donation
 from programmes.money import format_money
 
@@ -53,10 +61,11 @@ class Receipt:
     currency: str
     received_on: datetime.date
     issued_on: datetime.date
-
-    @property
-    def official(self) -> bool:
-        return bool(self.charity_number)
+    official: bool = False
+    fund_holder_address: str = ""
+    signatory: str = ""
+    place_of_issue: str = ""
+    donor_address: str = ""
 
     @property
     def net_amount(self) -> Decimal:
@@ -78,6 +87,12 @@ def receipt_for(donation: Donation) -> Receipt:
         currency=program.currency,
         received_on=received,
         issued_on=received,
+        official=receipt_is_official(donation),
+        fund_holder_address=program.fund_holder_address,
+        signatory=program.receipt_signatory,
+        # The locality of the charity's address (its last line), where the receipt is issued.
+        place_of_issue=(program.fund_holder_address.strip().splitlines() or [""])[-1],
+        donor_address=donation.donor_address,
     )
 
 
@@ -121,15 +136,26 @@ def _rows(receipt: Receipt) -> list[tuple[str, str]]:
     rows = [("Numéro du reçu / Receipt number", receipt.number)]
     rows.append(("Organisme / Organization", receipt.fund_holder))
     if receipt.official:
-        rows.append(
+        rows += [
+            ("Adresse / Address", _one_line(receipt.fund_holder_address)),
             (
                 "Numéro d'enregistrement d'organisme de bienfaisance / Charity registration number",
                 receipt.charity_number,
-            )
-        )
+            ),
+            ("Lieu d'émission / Place of issue", receipt.place_of_issue),
+        ]
     rows += [
         ("Programme / Program", receipt.program_name),
         ("Donateur ou donatrice / Donor", receipt.donor_name),
+    ]
+    if receipt.official:
+        rows.append(
+            (
+                "Adresse du donateur ou de la donatrice / Donor's address",
+                _one_line(receipt.donor_address),
+            )
+        )
+    rows += [
         ("Date du don / Date the gift was received", _date(receipt.received_on)),
         ("Date d'émission / Date issued", _date(receipt.issued_on)),
         ("Montant du don / Amount of the gift", _money(receipt.amount, receipt.currency)),
@@ -141,13 +167,17 @@ def _rows(receipt: Receipt) -> list[tuple[str, str]]:
             ("Montant remboursé / Amount refunded", _money(receipt.refunded, receipt.currency))
         )
     if receipt.official:
-        rows.append(
+        rows += [
+            (
+                "Valeur de l'avantage / Value of the advantage",
+                _money(Decimal("0.00"), receipt.currency),
+            ),
             (
                 "Montant admissible du don aux fins de l'impôt / "
                 "Eligible amount of the gift for tax purposes",
                 _money(receipt.net_amount, receipt.currency),
-            )
-        )
+            ),
+        ]
     elif receipt.refunded:
         rows.append(
             (
@@ -157,7 +187,13 @@ def _rows(receipt: Receipt) -> list[tuple[str, str]]:
         )
     if receipt.dedication:
         rows.append(("Dédicace / Dedication", receipt.dedication))
+    if receipt.official:
+        rows.append(("Signature autorisée / Authorized signature", receipt.signatory))
     return rows
+
+
+def _one_line(address: str) -> str:
+    return ", ".join(line.strip() for line in address.splitlines() if line.strip())
 
 
 def render_receipt_pdf(receipt: Receipt) -> bytes:

@@ -218,6 +218,24 @@ class ProgramForm(forms.Form):
             "Avec lui, les reçus de dons sont des reçus officiels aux fins de l'impôt."
         ),
     )
+    fund_holder_address = forms.CharField(
+        label=_("Adresse de l'organisme fiduciaire"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": 300, "autocomplete": "off"}),
+        help_text=_(
+            "Telle qu'enregistrée auprès de l'Agence du revenu du Canada. Requise avec le "
+            "numéro d'organisme de bienfaisance : elle figure sur les reçus officiels."
+        ),
+    )
+    receipt_signatory = forms.CharField(
+        label=_("Personne autorisée à signer les reçus"),
+        required=False,
+        widget=forms.TextInput(attrs={"maxlength": 160, "autocomplete": "off"}),
+        help_text=_(
+            "Nom et fonction, ex. « Marie Gagnon, trésorière ». Requise avec le numéro "
+            "d'organisme de bienfaisance."
+        ),
+    )
     sale_enabled = forms.BooleanField(
         label=_("Offrir des coupons au public à prix réduit (vente solidaire)"), required=False
     )
@@ -258,7 +276,7 @@ class ProgramForm(forms.Form):
     # Shown in their own sections of the page: how vendors scan offline and are reimbursed, who
     # holds the funds, the public sale.
     VENDOR_FIELDS = ("offline_max_count", "offline_max_value", "local_currency", "local_rate")
-    FUNDING_FIELDS = ("fund_holder", "charity_number")
+    FUNDING_FIELDS = ("fund_holder", "charity_number", "fund_holder_address", "receipt_signatory")
     SALE_FIELDS = (
         "sale_enabled",
         "sale_price",
@@ -334,6 +352,8 @@ class ProgramForm(forms.Form):
             "local_rate": program.local_rate,
             "fund_holder": program.fund_holder,
             "charity_number": program.charity_number,
+            "fund_holder_address": program.fund_holder_address,
+            "receipt_signatory": program.receipt_signatory,
             "sale_enabled": program.sale_enabled,
             "sale_price": program.sale_price,
             "sale_value": program.sale_value,

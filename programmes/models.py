@@ -92,6 +92,12 @@ class Program(models.Model):
         blank=True,
         help_text=_("Ex. 123456789RR0001. Avec lui, les reçus de dons sont des reçus officiels."),
     )
+    # What an official receipt must also carry (Income Tax Regulations, s. 3501): the charity's
+    # address as recorded with the Canada Revenue Agency, and who signs for it.
+    fund_holder_address = models.TextField(
+        _("adresse de l'organisme fiduciaire"), max_length=300, blank=True
+    )
+    receipt_signatory = models.CharField(_("signataire des reçus"), max_length=160, blank=True)
     currency = models.CharField(_("devise"), max_length=3, default="CAD")
     distribution_count = models.PositiveSmallIntegerField(
         _("nombre de distributions"), default=1, validators=[MinValueValidator(1)]
@@ -210,6 +216,18 @@ class Program(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def gives_official_receipts(self) -> bool:
+        """Donation receipts are official tax receipts: the fund holder is a registered charity
+        and the program gave everything such a receipt must carry (programmes.services checks
+        that they come together)."""
+        return bool(
+            self.charity_number
+            and self.fund_holder
+            and self.fund_holder_address.strip()
+            and self.receipt_signatory.strip()
+        )
 
     def distribution_dates(self) -> list[datetime.date]:
         """The first day of each distribution of the season."""

@@ -26,6 +26,7 @@ from programmes.models import (
 )
 from programmes.money import format_money, quantize
 from programmes.slugs import save_with_free_slug
+from programmes.text import one_line, tidy_lines
 
 SERIAL_PREFIX_RE = re.compile(r"^[A-Z0-9]{1,6}$")
 SUPPORTED_CURRENCIES = frozenset({"CAD"})
@@ -48,6 +49,7 @@ RATE_PLACES = Decimal("0.0001")
 # Slugs that would collide with the program pages' own paths (/programmes/nouveau/).
 RESERVED_SLUGS = frozenset({"nouveau"})
 MAX_FUND_HOLDER_LENGTH = 160
+MAX_FUND_HOLDER_ADDRESS_LENGTH = 300
 # A charity's registration number with the Canada Revenue Agency: the 9-digit business number,
 # the "RR" program identifier and a 4-digit reference number (123456789RR0001).
 CHARITY_NUMBER_RE = re.compile(r"^\d{9}RR\d{4}$")
@@ -102,6 +104,8 @@ class _Settings:
     local_rate: Decimal | None
     fund_holder: str
     charity_number: str
+    fund_holder_address: str
+    receipt_signatory: str
     sale: _Sale
 
 
@@ -131,10 +135,12 @@ class ProgramSetup:
     # A local currency vendors may be reimbursed in (its name, and units for 1 $ CA), or none.
     local_currency: str = ""
     local_rate: Decimal | None = None
-    # Who holds the funds (a trustee), and its charity registration number: with one, donation
-    # receipts are official tax receipts.
+    # Who holds the funds (a trustee), and its charity registration number: with one, its
+    # address and who signs for it, donation receipts are official tax receipts.
     fund_holder: str = ""
     charity_number: str = ""
+    fund_holder_address: str = ""
+    receipt_signatory: str = ""
     # The public solidarity sale: a pack of `sale_value` in coupons sold for `sale_price`, the
     # difference drawn from the funds until `sale_subsidy_cap` is spent.
     sale_enabled: bool = False
@@ -187,6 +193,8 @@ def _apply(program: Program, settings: _Settings) -> None:
     program.local_rate = settings.local_rate
     program.fund_holder = settings.fund_holder
     program.charity_number = settings.charity_number
+    program.fund_holder_address = settings.fund_holder_address
+    program.receipt_signatory = settings.receipt_signatory
     program.sale_enabled = settings.sale.enabled
     program.sale_price = settings.sale.price
     program.sale_value = settings.sale.value
@@ -296,7 +304,7 @@ def _validate(setup: ProgramSetup) -> _Settings:
         setup.offline_max_count, setup.offline_max_value
     )
     local_currency, local_rate = _validate_local_currency(setup.local_currency, setup.local_rate)
-    fund_holder, charity_number = _validate_fund_holder(setup.fund_holder, setup.charity_number)
+    holder = _validate_fund_holder(setup)
     sale = _validate_sale(setup, values)
     logo = None
     if setup.logo is not None:
@@ -324,26 +332,55 @@ def _validate(setup: ProgramSetup) -> _Settings:
         offline_max_value=offline_value,
         local_currency=local_currency,
         local_rate=local_rate,
-        fund_holder=fund_holder,
-        charity_number=charity_number,
+        fund_holder=holder.name,
+        charity_number=holder.charity_number,
+        fund_holder_address=holder.address,
+        receipt_signatory=holder.signatory,
         sale=sale,
     )
 
 
-def _validate_fund_holder(name: str, number: str) -> tuple[str, str]:
-    """The trustee's name, and its charity number without spaces ("123456789RR0001")."""
-    name = " ".join((name or "").split())
-    if len(name) > MAX_FUND_HOLDER_LENGTH:
-        raise ProgramError(
-            "invalid_fund_holder",
-            _("Le nom de l'organisme fiduciaire compte {max} caractères au plus.").format(
-                max=MAX_FUND_HOLDER_LENGTH
-            ),
-            "fund_holder",
-        )
-    number = "".join((number or "").split()).upper()
+@dataclass(frozen=True)
+class _FundHolder:
+    name: str
+    charity_number: str
+    address: str
+    signatory: str
+
+
+def _at_most(value: str, limit: int, code: str, message: str, field: str) -> str:
+    if len(value) > limit:
+        raise ProgramError(code, message.format(max=limit), field)
+    return value
+
+
+def _validate_fund_holder(setup: ProgramSetup) -> _FundHolder:
+    """The trustee's name, its charity number without spaces ("123456789RR0001"), and what an
+    official receipt must also carry: the charity's address and who signs for it."""
+    name = _at_most(
+        one_line(setup.fund_holder),
+        MAX_FUND_HOLDER_LENGTH,
+        "invalid_fund_holder",
+        _("Le nom de l'organisme fiduciaire compte {max} caractères au plus."),
+        "fund_holder",
+    )
+    address = _at_most(
+        tidy_lines(setup.fund_holder_address),
+        MAX_FUND_HOLDER_ADDRESS_LENGTH,
+        "invalid_fund_holder_address",
+        _("L'adresse de l'organisme fiduciaire compte {max} caractères au plus."),
+        "fund_holder_address",
+    )
+    signatory = _at_most(
+        one_line(setup.receipt_signatory),
+        MAX_FUND_HOLDER_LENGTH,
+        "invalid_receipt_signatory",
+        _("Le nom de la personne signataire compte {max} caractères au plus."),
+        "receipt_signatory",
+    )
+    number = "".join((setup.charity_number or "").split()).upper()
     if not number:
-        return name, ""
+        return _FundHolder(name, "", address, signatory)
     if not CHARITY_NUMBER_RE.match(number):
         raise ProgramError(
             "invalid_charity_number",
@@ -363,7 +400,25 @@ def _validate_fund_holder(name: str, number: str) -> tuple[str, str]:
             ),
             "fund_holder",
         )
-    return name, number
+    if not address:
+        raise ProgramError(
+            "charity_number_without_address",
+            _(
+                "Indiquez l'adresse de l'organisme fiduciaire, telle qu'enregistrée auprès de "
+                "l'Agence du revenu du Canada : elle figure sur les reçus officiels."
+            ),
+            "fund_holder_address",
+        )
+    if not signatory:
+        raise ProgramError(
+            "charity_number_without_signatory",
+            _(
+                "Indiquez la personne autorisée à signer les reçus officiels au nom de "
+                "l'organisme (nom et fonction)."
+            ),
+            "receipt_signatory",
+        )
+    return _FundHolder(name, number, address, signatory)
 
 
 def _sale_amount(value: Decimal | None, *, code: str, message: str, field: str) -> Decimal | None:

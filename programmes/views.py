@@ -133,6 +133,8 @@ def _settings(form: ProgramForm, formset: Any) -> dict[str, Any]:
         "local_rate": data["local_rate"],
         "fund_holder": data["fund_holder"],
         "charity_number": data["charity_number"],
+        "fund_holder_address": data["fund_holder_address"],
+        "receipt_signatory": data["receipt_signatory"],
         "sale_enabled": data["sale_enabled"],
         "sale_price": data["sale_price"],
         "sale_value": data["sale_value"],

@@ -19,6 +19,20 @@ DONOR = {
 }
 
 
+CHARITY = "123456789RR0001"
+ADDRESS = "50, rue de la Gare\nSaint-Casimir (Québec) G0A 3L0"
+DONOR_ADDRESS = "12, rang Saint-Joseph\nDeschambault (Québec) G0A 1S0"
+
+
+def make_official(program: Program) -> None:
+    """Everything an official receipt must carry: the charity's number, address, signatory."""
+    program.fund_holder = program.fund_holder or "UPA de Portneuf"
+    program.charity_number = CHARITY
+    program.fund_holder_address = ADDRESS
+    program.receipt_signatory = "Marie Gagnon, trésorière"
+    program.save()
+
+
 def form_url(program: Program) -> str:
     return reverse("financement:donation_form", kwargs={"slug": program.slug})
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from financement.models import Donation, LedgerEntry, StripeEvent
 from tests.factories import ProgramFactory, UserFactory
-from tests.financement.donation_helpers import DONOR, form_url, open_donation
+from tests.financement.donation_helpers import DONOR, form_url, make_official, open_donation
 from tests.financement.stripe_fakes import SECRET_KEY, FakeStripe
 from tests.helpers import text
 
@@ -185,14 +185,44 @@ def test_the_form_tells_whether_the_receipt_is_an_official_one(
     client: Client, fake_stripe: FakeStripe, program: Any
 ) -> None:
     plain = text(client.get(form_url(program)))
-    program.fund_holder = "UPA de Portneuf"
-    program.charity_number = "123456789RR0001"
-    program.save()
+    make_official(program)
     official = text(client.get(form_url(program)))
 
     assert "Ce n'est pas un reçu officiel aux fins de l'impôt." in plain
+    assert 'name="donor_address"' not in plain
     assert "reçu officiel aux fins de l'impôt de UPA de Portneuf" in official
     assert "123456789RR0001" in official
+    assert 'name="donor_address"' in official and "Votre adresse postale" in official
+
+
+def test_an_official_receipt_needs_the_donors_address(
+    client: Client, fake_stripe: FakeStripe, program: Any
+) -> None:
+    make_official(program)
+
+    response = client.post(form_url(program), {**DONOR, "donor_address": "  \n "})
+
+    assert response.status_code == 400
+    assert "Indiquez votre adresse postale : elle doit figurer sur le reçu officiel." in text(
+        response
+    )
+    assert not Donation.objects.exists()
+    assert fake_stripe.requests == []
+
+    address = "  12, rang  Saint-Joseph\r\n\r\nDeschambault (Québec) G0A 1S0 "
+    assert client.post(form_url(program), {**DONOR, "donor_address": address}).status_code == 303
+    assert (
+        Donation.objects.get().donor_address
+        == "12, rang Saint-Joseph\nDeschambault (Québec) G0A 1S0"
+    )
+
+
+def test_a_donor_address_is_not_kept_when_the_receipt_is_not_official(
+    client: Client, fake_stripe: FakeStripe, program: Any
+) -> None:
+    client.post(form_url(program), {**DONOR, "donor_address": "12, rang Saint-Joseph"})
+
+    assert Donation.objects.get().donor_address == ""
 
 
 def test_an_unknown_program_has_no_donation_page(client: Client, fake_stripe: FakeStripe) -> None:

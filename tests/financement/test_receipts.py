@@ -19,14 +19,21 @@ from financement import donations
 from financement.models import Donation
 from financement.receipts import receipt_for, render_receipt_pdf
 from tests.factories import ProgramFactory
-from tests.financement.donation_helpers import open_donation, pay, thanks_url
+from tests.financement.donation_helpers import (
+    CHARITY,
+    DONOR_ADDRESS,
+    form_url,
+    make_official,
+    open_donation,
+    pay,
+    thanks_url,
+)
 from tests.financement.stripe_fakes import FakeStripe, post_event, refunded_charge, signed_event
 from tests.helpers import text
 
 pytestmark = pytest.mark.django_db
 
 DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-CHARITY = "123456789RR0001"
 
 
 @pytest.fixture
@@ -169,9 +176,10 @@ def test_the_receipt_of_a_program_without_charity_number_is_an_acknowledgement(
 def test_the_receipt_of_a_registered_charity_is_an_official_tax_receipt(
     client: Client, fake_stripe: FakeStripe, program: Any
 ) -> None:
-    program.charity_number = CHARITY
-    program.save()
-    donation, _ = paid_donation(client, fake_stripe, program)
+    """What the Income Tax Regulations (s. 3501) ask of an official receipt, read back from
+    the PDF."""
+    make_official(program)
+    donation, _ = paid_donation(client, fake_stripe, program, donor_address=DONOR_ADDRESS)
 
     content = pdf_text(client.get(receipt_link(donation)).content)
 
@@ -179,20 +187,58 @@ def test_the_receipt_of_a_registered_charity_is_an_official_tax_receipt(
         "Reçu officiel aux fins de l'impôt sur le revenu / Official receipt for income tax purposes"
         in content
     )
+    assert "Organization UPA de Portneuf" in content
+    assert "Address 50, rue de la Gare, Saint-Casimir (Québec) G0A 3L0" in content
     assert f"Charity registration number {CHARITY}" in content
+    assert f"Receipt number {donation.receipt_number}" in content
+    assert "Place of issue Saint-Casimir (Québec) G0A 3L0" in content
+    assert "Donor Françoise Tremblay" in content
+    assert "Donor's address 12, rang Saint-Joseph, Deschambault (Québec) G0A 1S0" in content
+    assert "Value of the advantage 0,00 $ / $0.00" in content
     assert "Eligible amount of the gift for tax purposes 25,50 $ / $25.50" in content
-    assert "canada.ca/charities-giving" in content
+    assert "Authorized signature Marie Gagnon, trésorière" in content
+    assert "Canada Revenue Agency" in content and "canada.ca/charities-giving" in content
     assert "pas un reçu officiel" not in content
     paid_on = timezone.localdate(donation.paid_at)
     assert str(paid_on.year) in content
 
 
+def test_a_charity_number_alone_does_not_make_a_receipt_official(
+    client: Client, fake_stripe: FakeStripe, program: Any
+) -> None:
+    """A program saved before the address and signatory were asked: acknowledgements until
+    the coordination gives them, and no address is asked of donors meanwhile."""
+    program.charity_number = CHARITY
+    program.save()
+    assert "donor_address" not in text(client.get(form_url(program)))
+    donation, _ = paid_donation(client, fake_stripe, program)
+
+    content = pdf_text(client.get(receipt_link(donation)).content)
+
+    assert donation.donor_address == ""
+    assert "Acknowledgement — not an official tax receipt" in content
+    assert "Eligible amount" not in content
+
+
+def test_a_gift_made_before_the_program_gave_official_receipts_keeps_its_acknowledgement(
+    client: Client, fake_stripe: FakeStripe, program: Any
+) -> None:
+    donation, _ = paid_donation(client, fake_stripe, program)
+    make_official(program)
+
+    content = pdf_text(client.get(receipt_link(donation)).content)
+
+    assert "Acknowledgement — not an official tax receipt" in content
+    assert receipt_for(donation).official is False
+
+
 def test_a_partly_refunded_gift_is_receipted_net_of_its_refund(
     client: Client, fake_stripe: FakeStripe, program: Any
 ) -> None:
-    program.charity_number = CHARITY
-    program.save()
-    donation, paid = paid_donation(client, fake_stripe, program, amount="50")
+    make_official(program)
+    donation, paid = paid_donation(
+        client, fake_stripe, program, amount="50", donor_address=DONOR_ADDRESS
+    )
     post_event(client, signed_event("charge.refunded", refunded_charge(paid, amount_refunded=2000)))
 
     content = pdf_text(client.get(receipt_link(donation)).content)

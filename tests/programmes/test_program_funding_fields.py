@@ -24,6 +24,13 @@ def edit_url(program: Program) -> str:
     return reverse("programmes:program_edit", kwargs={"slug": program.slug})
 
 
+# With a charity number, an official receipt also needs the charity's address and signatory.
+OFFICIAL = {
+    "fund_holder_address": "50, rue de la Gare\nSaint-Casimir (Québec)  G0A 3L0",
+    "receipt_signatory": "Marie Gagnon, trésorière",
+}
+
+
 def sale(**overrides: str) -> dict[str, str]:
     return {
         "sale_enabled": "on",
@@ -40,13 +47,21 @@ def test_a_program_saves_its_fund_holder_and_charity_number(client: Client, worl
 
     response = client.post(
         CREATE_URL,
-        program_data(fund_holder="  UPA  de Portneuf ", charity_number="123456789 rr 0001"),
+        program_data(
+            fund_holder="  UPA  de Portneuf ",
+            charity_number="123456789 rr 0001",
+            fund_holder_address="  50, rue  de la Gare \r\n\r\n Saint-Casimir (Québec)  G0A 3L0 ",
+            receipt_signatory=" Marie  Gagnon, trésorière ",
+        ),
     )
 
     assert response.status_code == 302
     program = Program.objects.get(name=NAME)
     assert program.fund_holder == "UPA de Portneuf"
     assert program.charity_number == "123456789RR0001"
+    assert program.fund_holder_address == "50, rue de la Gare\nSaint-Casimir (Québec) G0A 3L0"
+    assert program.receipt_signatory == "Marie Gagnon, trésorière"
+    assert program.gives_official_receipts
 
 
 def test_a_program_without_funding_fields_has_none_and_no_sale(client: Client, world: Any) -> None:
@@ -85,10 +100,24 @@ def test_a_program_opens_its_solidarity_sale(client: Client, world: Any) -> None
         ),
         ({"charity_number": "123456789RC0001"}, "charity_number", "les lettres RR"),
         (
-            {"fund_holder": "", "charity_number": "123456789RR0001"},
+            {"fund_holder": "", "charity_number": "123456789RR0001", **OFFICIAL},
             "fund_holder",
             "Indiquez l'organisme fiduciaire",
         ),
+        (
+            {"fund_holder": "UPA", "charity_number": "123456789RR0001", **OFFICIAL}
+            | {"fund_holder_address": " \n "},
+            "fund_holder_address",
+            "telle qu'enregistrée auprès de l'Agence du revenu du Canada",
+        ),
+        (
+            {"fund_holder": "UPA", "charity_number": "123456789RR0001", **OFFICIAL}
+            | {"receipt_signatory": ""},
+            "receipt_signatory",
+            "autorisée à signer les reçus officiels",
+        ),
+        ({"fund_holder_address": "a" * 301}, "fund_holder_address", "300 caractères au plus"),
+        ({"receipt_signatory": "S" * 161}, "receipt_signatory", "160 caractères au plus"),
         ({"fund_holder": "U" * 161}, "fund_holder", "160 caractères au plus"),
         (sale(sale_price=""), "sale_price", "Indiquez le prix d'un carnet"),
         (sale(sale_value=""), "sale_value", "Indiquez la valeur en coupons"),
@@ -139,6 +168,7 @@ def test_the_edit_form_shows_and_saves_the_funding_fields(client: Client, world:
         program_data(
             fund_holder="UPA de Portneuf",
             charity_number="987654321RR0002",
+            **OFFICIAL,
             **sale(sale_enabled="", sale_subsidy_cap="", sale_max_packs=""),
         ),
     )
