@@ -39,6 +39,28 @@ class BeneficiairesConfig(AppConfig):
         from beneficiaires import survey
 
         survey.connect()
+        # The funding app (below this one) keeps donors and Stripe event bodies for a while.
+        from beneficiaires.retention import RetentionStep, register_retention_step
+        from financement import retention as funding_retention
+
+        register_retention_step(
+            RetentionStep(
+                "donors",
+                "donation(s) whose donor was erased",
+                lambda today, dry_run: funding_retention.erase_expired_donors(
+                    today, dry_run=dry_run
+                ),
+            )
+        )
+        register_retention_step(
+            RetentionStep(
+                "stripe_events",
+                "Stripe event body(ies) emptied",
+                lambda today, dry_run: funding_retention.empty_expired_event_payloads(
+                    today, dry_run=dry_run
+                ),
+            )
+        )
 
 
 def grant_intervenant(user: User, organization: Any) -> None:

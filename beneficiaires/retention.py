@@ -1,4 +1,5 @@
-"""Retention: anonymize the households of a program once its retention period has ended.
+"""Retention: anonymize the households of a program once its retention period has ended, and
+run the other apps' retention steps (donors, Stripe event bodies, the public sale's buyers).
 
 Each program keeps personal data `EnrollmentPolicy.retention_days` days after its season ends
 (the policy's default when the program never saved one, as `services.policy_for` does). The
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,11 +62,37 @@ class ProgramRetention:
         }
 
 
+# Other steps of the daily retention run, registered by the apps that hold their data (the
+# funding app's donors and Stripe event bodies, the public sale's buyers): each is given the
+# day and whether it is a dry run, and returns how many rows it erased (or would erase).
+RetentionStepRun = Callable[[datetime.date, bool], int]
+
+
+@dataclass(frozen=True)
+class RetentionStep:
+    key: str  # in the report: "donors"
+    description: str  # in the command's output: "donations whose donor was erased"
+    run: RetentionStepRun
+
+
+_steps: dict[str, RetentionStep] = {}
+
+
+def register_retention_step(step: RetentionStep) -> None:
+    _steps[step.key] = step
+
+
+def retention_steps() -> list[RetentionStep]:
+    return list(_steps.values())
+
+
 @dataclass
 class RetentionReport:
     today: datetime.date
     dry_run: bool
     programs: list[ProgramRetention] = field(default_factory=list)
+    # What each registered step erased (or would erase), by its key.
+    erased: dict[str, int] = field(default_factory=dict)
 
     @property
     def due(self) -> int:
@@ -87,6 +115,7 @@ class RetentionReport:
             "anonymized": self.anonymized,
             "failed": self.failed,
             "programs": [line.as_dict() for line in self.programs],
+            "erased": dict(self.erased),
         }
 
 
@@ -101,6 +130,17 @@ def _retention_days(program: Program) -> int:
     except EnrollmentPolicy.DoesNotExist:
         return _default_retention_days()
     return policy.retention_days
+
+
+def programs_past_retention(today: datetime.date) -> list[int]:
+    """Every program whose retention ended before `today`, whatever it still holds (one query):
+    what the other apps' steps erase with the households."""
+    candidates = Program.objects.filter(season_end__lt=today).select_related("enrollment_policy")
+    return [
+        program.pk
+        for program in candidates.only("pk", "season_end", "enrollment_policy__retention_days")
+        if program.season_end + datetime.timedelta(days=_retention_days(program)) < today
+    ]
 
 
 def expired_programs(today: datetime.date | None = None) -> list[ProgramRetention]:
@@ -165,8 +205,14 @@ def apply_retention(
     today = today or timezone.localdate()
     lines = expired_programs(today)
     report = RetentionReport(today=today, dry_run=dry_run, programs=lines)
-    if dry_run or not lines:
-        return report
+    if not dry_run and lines:
+        _anonymize_households(lines)
+    for step in retention_steps():
+        report.erased[step.key] = step.run(today, dry_run)
+    return report
+
+
+def _anonymize_households(lines: list[ProgramRetention]) -> None:
     by_program = {line.program_id: line for line in lines}
     for pk, program_id in expired_household_keys(lines):
         line = by_program[program_id]
@@ -181,8 +227,7 @@ def apply_retention(
             line.failed += 1
     logger.info(
         "Retention: %s household(s) anonymized, %s failed, in %s program(s)",
-        report.anonymized,
-        report.failed,
+        sum(line.anonymized for line in lines),
+        sum(line.failed for line in lines),
         len(lines),
     )
-    return report

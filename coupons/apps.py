@@ -44,6 +44,13 @@ class CouponsConfig(AppConfig):
         from coupons.sale import register_sale_payments
 
         register_sale_payments()
+        # The sale's buyers are erased with the households of their program.
+        from beneficiaires.retention import RetentionStep, register_retention_step
+        from coupons.retention import erase_expired_buyers
+
+        register_retention_step(
+            RetentionStep("sale_buyers", "sale(s) whose buyer was erased", erase_expired_buyers)
+        )
 
 
 def program_reserved_value(program: Program, organization: Organization | None) -> Decimal:

@@ -357,6 +357,9 @@ class CouponSale(models.Model):
     # Paid, but its coupons could not be issued (funds used up, season over): the money is
     # kept and the coordinators see the sale flagged until they settle it with the buyer.
     issue_error = models.CharField(_("problème d'émission"), max_length=200, blank=True)
+    # When the buyer's name and e-mail were erased, the program's retention period over
+    # (coupons.retention); the amounts stay.
+    buyer_erased_at = models.DateTimeField(null=True, blank=True)
 
     objects = CouponSaleQuerySet.as_manager()
 

@@ -1,4 +1,5 @@
-"""Anonymize the households whose program's retention period has ended.
+"""Anonymize the households whose program's retention period has ended; erase the donors, the
+Stripe event bodies and the sale buyers past theirs (docs/privacy).
 
     python manage.py apply_retention [--dry-run]
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from beneficiaires.retention import apply_retention
+from beneficiaires.retention import apply_retention, retention_steps
 
 
 class Command(BaseCommand):
@@ -31,6 +32,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         dry_run = bool(options["dry_run"])
         report = apply_retention(dry_run=dry_run)
+        for step in retention_steps():
+            count = report.erased.get(step.key, 0)
+            self.stdout.write(
+                f"{count} {step.description}" + (" (dry run: nothing written)." if dry_run else ".")
+            )
         if not report.programs:
             self.stdout.write(f"{report.today}: no household to anonymize.")
             return
