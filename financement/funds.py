@@ -86,9 +86,12 @@ class FundsSummary:
 
     @property
     def available(self) -> Decimal:
-        """Received minus what the coupons hold (committed and spent); below zero when the
+        """Received minus what the coupons hold (committed and spent) and the subsidy held by
+        sales being paid, as the budget guard of issuance counts it; below zero when the
         coupons issued exceed the funds (after a refund, for instance)."""
-        return quantize(self.received - self.coupons.committed_value)
+        return quantize(
+            self.received - self.coupons.committed_value - self.coupons.sale_subsidy_reserved
+        )
 
     @property
     def shortfall(self) -> Decimal:

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from coupons.models import Coupon
+from coupons.models import Coupon, CouponSale
 from coupons.services import BearerRequest, issue_bearer_batch
 from financement.funds import funds_summary
 from financement.models import Funder, LedgerEntry
@@ -150,6 +150,34 @@ def test_the_sale_subsidy_is_shown_while_the_sale_is_open(client: Client, world:
     assert 'data-figure="sale-cap">500,00\u00a0$' in page
     assert 'data-figure="sale-used">0,00\u00a0$' in page
     assert 'data-figure="sale-left">500,00\u00a0$' in page
+
+
+def test_a_sale_being_paid_holds_its_subsidy_out_of_the_funds_available(
+    client: Client, world: Any
+) -> None:
+    """What the page calls available is what the budget guard of issuance lets through."""
+    a = world.a  # 10 000,00 $
+    Program.objects.filter(pk=a.program.pk).update(
+        sale_enabled=True,
+        sale_price=D("20.00"),
+        sale_value=D("30.00"),
+        sale_subsidy_cap=D("500.00"),
+    )
+    CouponSale.objects.create(
+        program=a.program,
+        buyer_name="Camille Roy",
+        buyer_email="camille@example.org",
+        packs=2,
+        price=D("40.00"),
+        value=D("60.00"),
+        expires_at=timezone.now() + datetime.timedelta(minutes=30),
+    )
+    client.force_login(a.coordinator)
+
+    page = text(client.get(funds_url(a.program)))
+
+    assert 'data-figure="sale-reserved">20,00\u00a0$' in page
+    assert figure(page, "available") == "9\u00a0980,00\u00a0$"
 
 
 def test_the_sale_subsidy_is_not_shown_for_a_program_without_a_sale(
