@@ -4,9 +4,10 @@
   gift (the records a registered charity must keep for its receipts), then erased; the amount,
   the dates and the receipt number stay in the ledger.
 - The body of a Stripe event (it holds the payer's name and e-mail as Stripe sends them):
-  emptied `EVENT_PAYLOAD_DAYS` days after it was received, once it is applied or ignored; its
-  id, type and status stay, so a late duplicate is still recognised. An event still waiting
-  (a refund seen before its payment) keeps its body until it is applied.
+  emptied `EVENT_PAYLOAD_DAYS` days after it was received; its id, type and status stay, so a
+  late duplicate is still recognised. A refund still waiting for its payment by then waits for
+  a payment that never came (one of another site on the same Stripe account): it is marked
+  ignored first, and logged.
 
 Each step is one query, idempotent, run daily by `apply_retention` (beneficiaires.retention).
 """
@@ -14,11 +15,15 @@ Each step is one query, idempotent, run daily by `apply_retention` (beneficiaire
 from __future__ import annotations
 
 import datetime
+import logging
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from financement.models import Donation, StripeEvent
+
+logger = logging.getLogger(__name__)
 
 DONOR_RETENTION_YEARS = 6
 EVENT_PAYLOAD_DAYS = 90
@@ -48,16 +53,24 @@ def erase_expired_donors(today: datetime.date, *, dry_run: bool = False) -> int:
 
 def expired_event_payloads(today: datetime.date) -> QuerySet[StripeEvent]:
     received_before = _start_of_day(today - datetime.timedelta(days=EVENT_PAYLOAD_DAYS))
-    return (
-        StripeEvent.objects.filter(received_at__lt=received_before)
-        .exclude(status=StripeEvent.Status.DEFERRED)
-        .exclude(payload=EMPTIED)
-    )
+    return StripeEvent.objects.filter(received_at__lt=received_before).exclude(payload=EMPTIED)
 
 
 def empty_expired_event_payloads(today: datetime.date, *, dry_run: bool = False) -> int:
-    """Empty the bodies of the Stripe events past their retention; how many (would be)."""
+    """Empty the bodies of the Stripe events past their retention, giving up first on the
+    refunds still waiting for a payment; how many bodies are (would be) emptied."""
     events = expired_event_payloads(today)
     if dry_run:
         return events.count()
-    return events.update(payload=EMPTIED)
+    with transaction.atomic():
+        given_up = events.filter(status=StripeEvent.Status.DEFERRED).update(
+            status=StripeEvent.Status.IGNORED
+        )
+        if given_up:
+            logger.warning(
+                "Retention: %s Stripe event(s) waited %s days for a payment that never came: "
+                "ignored",
+                given_up,
+                EVENT_PAYLOAD_DAYS,
+            )
+        return events.update(payload=EMPTIED)
