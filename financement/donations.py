@@ -219,7 +219,14 @@ def donation_paid(session: Mapping[str, Any]) -> bool:
     # still taken: the money was received.
     if donation.status not in {Donation.Status.PENDING, Donation.Status.EXPIRED}:
         return False
-    fields = ["status", "paid_at", "payment_intent_id", "checkout_session_id", "receipt_number"]
+    fields = [
+        "status",
+        "paid_at",
+        "payment_intent_id",
+        "checkout_session_id",
+        "receipt_number",
+        "receipt_issuer",
+    ]
     amount_total = session.get("amount_total")
     if isinstance(amount_total, int) and 0 < amount_total != to_cents(donation.amount):
         # Never expected (the session was opened for this amount): the ledger and the receipt
@@ -241,6 +248,7 @@ def donation_paid(session: Mapping[str, Any]) -> bool:
         stripe_gateway.stripe_id(session.get("id")) or donation.checkout_session_id
     )
     donation.receipt_number = _next_receipt_number(donation.program, now)
+    donation.receipt_issuer = _issuer_now(donation.program, donation.donor_address)
     donation.save(update_fields=fields)
     record_entry(
         program=donation.program,
@@ -323,10 +331,27 @@ def donation_for_checkout(*, program: Program, session_id: str) -> Donation | No
     return Donation.objects.filter(program=program, checkout_session_id=session_id).first()
 
 
+def issuer_of(donation: Donation) -> dict[str, Any]:
+    """Who issues the donation's receipt: as recorded when it was paid, else (a donation not
+    paid yet, or paid before the record was kept) as the program says now. An official tax
+    receipt needs a program that gives them and the donor's address."""
+    if donation.receipt_issuer:
+        return dict(donation.receipt_issuer)
+    return _issuer_now(donation.program, donation.donor_address)
+
+
+def _issuer_now(program: Program, donor_address: str) -> dict[str, Any]:
+    return {
+        "fund_holder": program.fund_holder or program.name,
+        "charity_number": program.charity_number.strip(),
+        "address": program.fund_holder_address,
+        "signatory": program.receipt_signatory,
+        "official": program.gives_official_receipts and bool(donor_address),
+    }
+
+
 def receipt_is_official(donation: Donation) -> bool:
-    """An official tax receipt: the program gives them, and the donor gave the address it must
-    carry (a gift made before the program gave them has an acknowledgement)."""
-    return donation.program.gives_official_receipts and bool(donation.donor_address)
+    return bool(issuer_of(donation).get("official"))
 
 
 def receipt_token(donation: Donation) -> str:

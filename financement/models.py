@@ -139,6 +139,10 @@ class Donation(models.Model):
         default=Decimal("0.00"),
     )
     receipt_number = models.CharField(_("numéro de reçu"), max_length=40, blank=True)
+    # Who issued the receipt, as the program said when the gift was received (fund holder,
+    # charity number, address, signatory, official or not): a receipt downloaded years later
+    # says what it said that day (financement.donations.issuer_of).
+    receipt_issuer = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     paid_at = models.DateTimeField(null=True, blank=True)
 

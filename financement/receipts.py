@@ -31,7 +31,7 @@ from reportlab.lib.units import inch
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
-from financement.donations import receipt_is_official
+from financement.donations import issuer_of
 from financement.models import Donation
 from programmes.money import format_money
 
@@ -74,12 +74,14 @@ class Receipt:
 
 def receipt_for(donation: Donation) -> Receipt:
     program = donation.program
+    issuer = issuer_of(donation)  # as it was when the gift was received
+    address = str(issuer.get("address") or "")
     received = timezone.localdate(donation.paid_at) if donation.paid_at else timezone.localdate()
     return Receipt(
         number=donation.receipt_number,
         program_name=program.name,
-        fund_holder=program.fund_holder or program.name,
-        charity_number=program.charity_number.strip(),
+        fund_holder=str(issuer.get("fund_holder") or program.name),
+        charity_number=str(issuer.get("charity_number") or ""),
         donor_name=donation.donor_name,
         dedication=donation.dedication,
         amount=donation.amount,
@@ -87,11 +89,11 @@ def receipt_for(donation: Donation) -> Receipt:
         currency=program.currency,
         received_on=received,
         issued_on=received,
-        official=receipt_is_official(donation),
-        fund_holder_address=program.fund_holder_address,
-        signatory=program.receipt_signatory,
+        official=bool(issuer.get("official")),
+        fund_holder_address=address,
+        signatory=str(issuer.get("signatory") or ""),
         # The locality of the charity's address (its last line), where the receipt is issued.
-        place_of_issue=(program.fund_holder_address.strip().splitlines() or [""])[-1],
+        place_of_issue=(address.strip().splitlines() or [""])[-1],
         donor_address=donation.donor_address,
     )
 

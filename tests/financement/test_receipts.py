@@ -396,3 +396,22 @@ def test_the_receipt_task_sends_nothing_for_a_donation_that_is_not_paid(
 
     assert donations.send_receipt_email_task.call(donation.pk, "http://testserver") is False
     assert mail.outbox == []
+
+
+def test_a_receipt_says_what_the_program_said_when_the_gift_was_received(
+    client: Client, fake_stripe: FakeStripe, program: Any
+) -> None:
+    make_official(program)
+    donation, _ = paid_donation(client, fake_stripe, program, donor_address=DONOR_ADDRESS)
+    # Next year, another treasurer, another address, and no charity number at all.
+    program.receipt_signatory = "Luc Tremblay, trésorier"
+    program.fund_holder_address = "1, rue Principale\nPortneuf (Québec) G0A 2Y0"
+    program.charity_number = ""
+    program.save()
+
+    content = pdf_text(client.get(receipt_link(donation)).content)
+
+    assert "Official receipt for income tax purposes" in content
+    assert f"Charity registration number {CHARITY}" in content
+    assert "Authorized signature Marie Gagnon, trésorière" in content
+    assert "Saint-Casimir" in content and "Luc Tremblay" not in content
