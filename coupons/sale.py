@@ -443,20 +443,15 @@ def sale_refunded(payment_intent: str, refunded_in_all: Decimal) -> bool:
     """Stripe refunded `refunded_in_all` of the payment so far: the part not recorded yet
     becomes one negative ledger row, and the purchase is cancelled (unspent coupons voided,
     wallet link revoked). False when the payment is not known yet (the webhook defers it)."""
-    if not payment_intent:
-        return False
-    sale = (
-        CouponSale.objects.select_for_update(of=("self",))
-        .select_related("program", "batch")
-        .filter(payment_intent_id=payment_intent)
-        .first()
+    sale = stripe_gateway.lock_paid_purchase(
+        CouponSale.objects.select_related("program", "batch"), payment_intent
     )
     if sale is None:
         return False
-    refunded = min(quantize(refunded_in_all), sale.price)
-    delta = refunded - sale.refunded_amount
-    # An older event that reports less than what is recorded changes nothing.
-    if delta <= 0:
+    delta = stripe_gateway.unrecorded_refund(
+        refunded_in_all, paid=sale.price, recorded=sale.refunded_amount
+    )
+    if not delta:
         return True
     record_entry(
         program=sale.program,
@@ -475,7 +470,7 @@ def sale_refunded(payment_intent: str, refunded_in_all: Decimal) -> bool:
             voided_by=None,
         )
         revoke_sale_wallet_links(batch=sale.batch, revoked_by=None)
-    sale.refunded_amount = refunded
+    sale.refunded_amount += delta
     sale.status = CouponSale.Status.REFUNDED
     sale.save(update_fields=["refunded_amount", "status"])
     return True

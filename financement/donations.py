@@ -278,20 +278,15 @@ def donation_refunded(payment_intent: str, refunded_in_all: Decimal) -> bool:
     """Stripe refunded `refunded_in_all` of the payment so far: the part not recorded yet becomes
     one negative ledger row. False when the payment is not known yet (the webhook defers the
     event and applies it again once the payment is recorded)."""
-    if not payment_intent:
-        return False
-    donation = (
-        Donation.objects.select_for_update(of=("self",))
-        .select_related("program")
-        .filter(payment_intent_id=payment_intent)
-        .first()
+    donation = stripe_gateway.lock_paid_purchase(
+        Donation.objects.select_related("program"), payment_intent
     )
     if donation is None:
         return False
-    refunded = min(quantize(refunded_in_all), donation.amount)
-    delta = refunded - donation.refunded_amount
-    # An older event that reports less than what is recorded changes nothing.
-    if delta <= 0:
+    delta = stripe_gateway.unrecorded_refund(
+        refunded_in_all, paid=donation.amount, recorded=donation.refunded_amount
+    )
+    if not delta:
         return True
     record_entry(
         program=donation.program,
@@ -302,9 +297,9 @@ def donation_refunded(payment_intent: str, refunded_in_all: Decimal) -> bool:
         memo=_("Remboursement du don, reçu {number}").format(number=donation.receipt_number),
         donation_id=donation.pk,
     )
-    donation.refunded_amount = refunded
+    donation.refunded_amount += delta
     fields = ["refunded_amount"]
-    if refunded == donation.amount:
+    if donation.refunded_amount == donation.amount:
         donation.status = Donation.Status.REFUNDED
         fields.append("status")
     donation.save(update_fields=fields)

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext as _
 
-from programmes.money import to_cents
+from programmes.money import ZERO, quantize, to_cents
 
 logger = logging.getLogger(__name__)
 
@@ -235,3 +235,17 @@ def lock_purchase(
         logger.warning("Session %s does not belong to %s %s", session_id, found._meta.label, pk)
         return None
     return found
+
+
+def lock_paid_purchase(queryset: models.QuerySet[Purchase], payment_intent: str) -> Purchase | None:
+    """The purchase (a donation, a sale) that `payment_intent` paid, locked until the
+    transaction ends; None when no purchase is known to be paid by it (yet)."""
+    if not payment_intent:
+        return None
+    return queryset.select_for_update(of=("self",)).filter(payment_intent_id=payment_intent).first()
+
+
+def unrecorded_refund(refunded_in_all: Decimal, *, paid: Decimal, recorded: Decimal) -> Decimal:
+    """The part of what Stripe says it refunded in all that the ledger does not hold yet: never
+    more than was paid, and nothing for an older event that reports less than is recorded."""
+    return max(min(quantize(refunded_in_all), paid) - recorded, ZERO)
