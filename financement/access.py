@@ -125,6 +125,10 @@ def create_funder_token(
             "label_too_long",
             _("Le nom du jeton compte au plus {limit} caractères.").format(limit=LABEL_MAX_LENGTH),
         )
+    if "\x00" in label:
+        raise FunderAccessError(
+            "label_invalid", _("Le nom du jeton contient un caractère qui n'est pas permis.")
+        )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = FunderToken.objects.create(
         funder=funder,
