@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from beneficiaires.models import AuditEntry
-from beneficiaires.rights_views import AUDIT_PAGE_SIZE, AuditRow, describe_detail, field_label
+from beneficiaires.rights_views import AUDIT_PAGE_SIZE, audit_rows
 from beneficiaires.selectors import program_audit_entries
 from programmes.selectors import programs_for
 
@@ -60,15 +60,7 @@ def program_audit(request: HttpRequest, slug: str) -> HttpResponse:
         # A bad filter shows its error and lists nothing rather than an unfiltered log.
         entries = entries.none()
     page_obj = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [
-        AuditRow(
-            entry=entry,
-            who=entry.user.email if entry.user else _("Tâche automatique"),
-            fields=sorted(field_label(name) for name in entry.fields or []),
-            detail=describe_detail(entry.detail),
-        )
-        for entry in page_obj.object_list
-    ]
+    rows = audit_rows(page_obj.object_list)
     query = {key: request.GET.get(key, "") for key in ("start", "end", "action")}
     return render(
         request,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -31,7 +32,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from beneficiaires import selectors, services
 from beneficiaires.consent import CONSENT_TEXTS, CONSENT_VERSIONS, OPTIONAL_PURPOSES
 from beneficiaires.exports import exported_field_names, household_export, household_export_csv
-from beneficiaires.models import AuditEntry, Consent, Household
+from beneficiaires.models import AuditEntry, Consent, Household, SurveyResponse
 from beneficiaires.rights_forms import ConsentGiveForm, RectificationForm
 from beneficiaires.services import ANONYMIZED_FIELDS, EnrollmentError
 from programmes.selectors import programs_for
@@ -391,7 +392,23 @@ def describe_detail(detail: str) -> str:
         return _("Formulaire de correction")
     if detail in ("json", "csv"):
         return _("Fichier {format}").format(format=detail.upper())
+    phases = dict(SurveyResponse.Phase.choices)
+    if kind == "survey" and value in phases:
+        return _("Sondage d'évaluation : {phase}").format(phase=phases[value])
     return detail
+
+
+def audit_rows(entries: Iterable[AuditEntry]) -> list[AuditRow]:
+    """Audit entries as the access-log pages show them (who, which fields, what)."""
+    return [
+        AuditRow(
+            entry=entry,
+            who=entry.user.email if entry.user else _("Tâche automatique"),
+            fields=sorted(field_label(name) for name in entry.fields or []),
+            detail=describe_detail(entry.detail),
+        )
+        for entry in entries
+    ]
 
 
 @login_required
@@ -402,15 +419,7 @@ def household_audit(request: HttpRequest, pk: int) -> HttpResponse:
     _require_program_staff(request, household)
     entries = household.audit_entries.select_related("user").order_by("-at", "-pk")
     page_obj = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [
-        AuditRow(
-            entry=entry,
-            who=entry.user.email if entry.user else _("Tâche automatique"),
-            fields=sorted(field_label(name) for name in entry.fields or []),
-            detail=describe_detail(entry.detail),
-        )
-        for entry in page_obj.object_list
-    ]
+    rows = audit_rows(page_obj.object_list)
     return render(
         request,
         "beneficiaires/household_audit.html",

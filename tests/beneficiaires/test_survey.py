@@ -173,6 +173,18 @@ def test_answers_are_recorded_with_their_score_and_an_audit_row(world: Any) -> N
     assert entry.fields == []  # field names only, never answers
 
 
+def test_the_access_log_says_which_survey_was_answered_in_words(client: Client, world: Any) -> None:
+    household = world.a.household
+    consent(household, world.a.intervenant)
+    record(household, world.a.intervenant, **ALL_AFFIRMATIVE.__dict__)
+    client.force_login(world.a.coordinator)
+
+    page = text(client.get(reverse("beneficiaires:household_audit", kwargs={"pk": household.pk})))
+
+    assert "Sondage d'évaluation : À l'inscription" in page
+    assert "survey:enrollment" not in page
+
+
 def test_there_is_no_survey_without_its_consent(world: Any) -> None:
     with pytest.raises(EnrollmentError) as excinfo:
         record(world.a.household, world.a.intervenant)
