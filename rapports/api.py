@@ -27,12 +27,23 @@ from rapports.report_types import Amount, Breakdown, ImpactReport, SurveyFigure
 from rapports.suppression import default_min_cell, suppress_for_funder
 
 
+def _refused() -> HttpError:
+    # Raised rather than returned: the API's default 401 speaks of device tokens.
+    return HttpError(401, _("Jeton de bailleur de fonds absent, invalide ou révoqué."))
+
+
 class FunderBearer(HttpBearer):
+    def __call__(self, request: HttpRequest) -> FunderToken:
+        # No header, or not a bearer one: the same answer as a bad token.
+        row = super().__call__(request)
+        if row is None:
+            raise _refused()
+        return row
+
     def authenticate(self, request: HttpRequest, token: str) -> FunderToken | None:
         row = resolve_funder_token(token)
         if row is None:
-            # Raised rather than returned: the API's default 401 speaks of device tokens.
-            raise HttpError(401, _("Jeton de bailleur de fonds absent, invalide ou révoqué."))
+            raise _refused()
         return row
 
 

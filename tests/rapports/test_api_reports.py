@@ -130,7 +130,7 @@ def test_no_or_a_bad_token_is_a_401(client: Any, world: Any, token: str, header:
     response = client.get(url(world.a.program.slug), headers=headers)
 
     assert response.status_code == 401
-    assert "jeton" in response.json()["detail"].lower()
+    assert response.json()["detail"] == "Jeton de bailleur de fonds absent, invalide ou révoqué."
 
 
 def test_a_device_token_is_a_401(client: Any, world: Any, token: str) -> None:
