@@ -305,15 +305,19 @@ SALE_RESERVATION_GRACE = datetime.timedelta(minutes=10)
 
 def sale_holds_subsidy(now: datetime.datetime) -> models.Q:
     """Pending sales whose subsidy is still reserved at `now`."""
-    return models.Q(status="pending", expires_at__gt=now - SALE_RESERVATION_GRACE)
+    return models.Q(status=CouponSale.Status.PENDING, expires_at__gt=now - SALE_RESERVATION_GRACE)
+
+
+def sale_subsidy() -> models.Expression:
+    """A sale's subsidy: the value of its coupons less the price paid."""
+    return models.F("value") - models.F("price")
 
 
 class CouponSaleQuerySet(models.QuerySet["CouponSale"]):
     def reserved_subsidy(self, now: datetime.datetime) -> Decimal:
-        """The subsidy (value − price) that the pending sales among these hold at `now`."""
-        subsidy = models.Sum(models.F("value") - models.F("price"))
-        total = self.filter(sale_holds_subsidy(now)).aggregate(total=subsidy)["total"]
-        return total or Decimal("0.00")
+        """The subsidy that the pending sales among these hold at `now`."""
+        total = self.aggregate(total=models.Sum(sale_subsidy(), filter=sale_holds_subsidy(now)))
+        return total["total"] or Decimal("0.00")
 
 
 class CouponSale(models.Model):

@@ -15,7 +15,7 @@ The rules, in one place:
   payment brings `price` into the ledger and the batch commits `value`: the net is the subsidy.
   Every other issuance's budget guard holds the reserved subsidies too
   (`coupons.services._budget_guard`), so a household's allotment cannot take them.
-- A pending sale is reserved until its Checkout session expires, plus RESERVATION_GRACE: a
+- A pending sale is reserved until its Checkout session expires, plus SALE_RESERVATION_GRACE: a
   payment made in the session's last minute may be reported by Stripe a little later, and its
   coupons must still fit. The "expired" event frees it at once.
 - A refund, in part or in all, cancels the purchase: its unspent coupons are voided and the
@@ -39,7 +39,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -47,11 +47,11 @@ from django.utils.translation import ngettext
 from django_tasks import task
 
 from coupons.models import (
-    SALE_RESERVATION_GRACE,
     Coupon,
     CouponSale,
     VoidReason,
     sale_holds_subsidy,
+    sale_subsidy,
 )
 from coupons.services import IssuanceError, committed_value, issue_sale_batch, void_coupons
 from coupons.wallet import (
@@ -76,7 +76,6 @@ MAX_NAME = 160
 MAX_EMAIL = 254
 # Stripe's shortest session lifetime: a pending sale holds its subsidy no longer than needed.
 CHECKOUT_LIFETIME = datetime.timedelta(minutes=30)
-RESERVATION_GRACE = SALE_RESERVATION_GRACE
 # The namespace of the batches' idempotency keys: one batch per sale, whatever the retries.
 BATCH_KEYS = uuid.UUID("6f1d3c5e-2b7a-4c1e-9a55-5a1e50c0a1e5")
 
@@ -131,10 +130,9 @@ class SaleOffer:
 
 def sale_subsidies(program: Program, now: datetime.datetime) -> tuple[Decimal, Decimal]:
     """The subsidy of the program's paid sales, and the subsidy reserved (one query)."""
-    subsidy = F("value") - F("price")
     totals = CouponSale.objects.filter(program=program).aggregate(
-        used=Sum(subsidy, filter=Q(status=CouponSale.Status.PAID)),
-        reserved=Sum(subsidy, filter=sale_holds_subsidy(now)),
+        used=Sum(sale_subsidy(), filter=Q(status=CouponSale.Status.PAID)),
+        reserved=Sum(sale_subsidy(), filter=sale_holds_subsidy(now)),
     )
     return quantize(totals["used"] or ZERO), quantize(totals["reserved"] or ZERO)
 
@@ -413,16 +411,7 @@ def sale_paid(session: Mapping[str, Any]) -> bool:
         sale.batch = batch
         sale.issue_error = ""
         create_sale_wallet_link(batch=batch)
-    sale.save(
-        update_fields=[
-            "status",
-            "paid_at",
-            "payment_intent_id",
-            "checkout_session_id",
-            "batch",
-            "issue_error",
-        ]
-    )
+    sale.save(update_fields=["batch", "issue_error"])
     origin = stripe_gateway.site_origin(session.get("success_url"))
     sale_id = sale.pk
     transaction.on_commit(lambda: _queue_buyer_email(sale_id, origin))

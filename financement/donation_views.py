@@ -27,7 +27,6 @@ from financement.donations import (
     receipt_path,
     start_donation,
 )
-from financement.models import Donation
 from financement.receipts import receipt_for, render_receipt_pdf
 from programmes.models import Program
 
@@ -92,14 +91,8 @@ def donation_thanks(request: HttpRequest, slug: str) -> HttpResponse:
     donation = donation_for_checkout(
         program=program, session_id=request.GET.get("session_id", "").strip()
     )
-    if donation is None:
-        state = "unknown"
-    elif donation.status == Donation.Status.PAID:
-        state = "paid"
-    elif donation.status == Donation.Status.PENDING:
-        state = "pending"
-    else:
-        state = str(donation.status)  # expired or refunded
+    # paid, pending, expired or refunded
+    state = "unknown" if donation is None else str(donation.status)
     context = {
         "program": program,
         "donation": donation,

@@ -44,16 +44,6 @@ def program_ledger(program: Program) -> QuerySet[LedgerEntry]:
     )
 
 
-def program_contributions(program: Program) -> QuerySet[Contribution]:
-    """The program's contributions, with their funder and their document's facts (never the
-    document's bytes)."""
-    return (
-        Contribution.objects.filter(program=program)
-        .select_related("funder", "document")
-        .defer("document__data")
-    )
-
-
 def funders() -> QuerySet[Funder]:
     return Funder.objects.order_by("name")
 

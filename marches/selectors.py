@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from marches.models import Device, Market, MarketDay, Redemption, Vendor
@@ -237,8 +236,7 @@ class MarketPeriod:
 def _category_label(name_fr: str | None, name_en: str | None) -> str:
     if name_fr is None:
         return _("Sans catégorie")
-    language = get_language() or "fr"
-    return (name_en or name_fr) if language.startswith("en") else name_fr
+    return ProductCategory.name_in_language(name_fr, name_en)
 
 
 def _in_period(

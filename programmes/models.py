@@ -52,8 +52,14 @@ class ProductCategory(models.Model):
 
     @property
     def name(self) -> str:
+        return self.name_in_language(self.name_fr, self.name_en)
+
+    @staticmethod
+    def name_in_language(name_fr: str, name_en: str | None) -> str:
+        """The name to show in the active language (the French one when no English is given),
+        for rows read as values rather than as categories."""
         language = get_language() or "fr"
-        return self.name_en if language.startswith("en") else self.name_fr
+        return (name_en or name_fr) if language.startswith("en") else name_fr
 
 
 class DistributionFrequency(models.TextChoices):

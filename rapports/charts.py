@@ -13,12 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.utils import translation
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from rapports.report_sections import Layout, Section, State
+from rapports.report_sections import Layout, Section, State, in_report_language
 
 WIDTH = 640
 LABEL_WIDTH = 190
@@ -110,7 +109,7 @@ def _funds_chart(layout: Layout) -> Chart:
 def report_charts(layout: Layout) -> list[Chart]:
     """The funds' stacked bar, then bars by market, week, category and household size, in the
     layout's language."""
-    with translation.override("en" if layout.language.startswith("en") else "fr-ca"):
+    with in_report_language(layout.language):
         return _report_charts(layout)
 
 

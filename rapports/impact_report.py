@@ -41,7 +41,6 @@ from django.db.models import (
 )
 from django.db.models.functions import TruncWeek
 from django.utils import formats, timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from beneficiaires.models import Household, SurveyResponse
@@ -51,7 +50,7 @@ from coupons.selectors import coupon_totals
 from marches.models import Market, Redemption
 from programmes.models import ProductCategory, Program
 from programmes.money import ZERO
-from rapports.funding_report import add, amount, program_ids
+from rapports.funding_report import amount, program_ids
 from rapports.report_types import Amount, Breakdown, ImpactReport, SurveyFigure
 
 # Households of this size or more share the last row of the breakdown by size.
@@ -232,8 +231,7 @@ def _by_week(cells: list[dict[str, Any]]) -> list[Breakdown]:
 def _category_label(name_fr: str | None, name_en: str | None) -> str:
     if name_fr is None:
         return _("Non précisée")
-    language = get_language() or "fr"
-    return (name_en or name_fr) if language.startswith("en") else name_fr
+    return ProductCategory.name_in_language(name_fr, name_en)
 
 
 def _by_category(cells: list[dict[str, Any]]) -> list[Breakdown]:
@@ -313,11 +311,6 @@ def _survey(programs: QuerySet[Program]) -> list[SurveyFigure]:
             after_value=_mean(after.servings_total, after.servings_respondents),
         ),
     ]
-
-
-def total_of(rows: Iterable[Breakdown]) -> Amount:
-    """The sum of a breakdown's redemptions (each one sums to the money spent)."""
-    return add(row.redemptions for row in rows if row.redemptions is not None)
 
 
 def impact_report(

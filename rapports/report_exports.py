@@ -20,13 +20,12 @@ import io
 import re
 from decimal import Decimal
 
-from django.utils import translation
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from rapports.report_sections import Cell, Kind, Layout, Section, State
+from rapports.report_sections import Cell, Kind, Layout, Section, State, in_report_language
 
 CSV_HEADER = ["section", "row", "label", "measure", "title", "value", "unit", "suppressed"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -153,7 +152,7 @@ def report_xlsx(layout: Layout) -> bytes:
     cover = workbook.active
     assert cover is not None
     taken: set[str] = set()
-    with translation.override("en" if layout.language.startswith("en") else "fr-ca"):
+    with in_report_language(layout.language):
         cover.title = sheet_title(_("Rapport"), taken)
         for line in (layout.title, layout.label, layout.scope_title, layout.as_of):
             cover.append([neutralise(line)])

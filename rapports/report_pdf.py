@@ -12,7 +12,6 @@ import io
 import unicodedata
 from xml.sax.saxutils import escape
 
-from django.utils import translation
 from django.utils.translation import gettext as _
 from reportlab.graphics.shapes import Drawing, Rect, String
 from reportlab.lib import colors
@@ -33,7 +32,7 @@ from reportlab.platypus import (
 from reportlab.platypus.flowables import Flowable
 
 from rapports.charts import BAR_FILL, EMPTY_FILL, SEGMENT_FILLS, Bar, Chart, report_charts
-from rapports.report_sections import Layout, Section
+from rapports.report_sections import Layout, Section, in_report_language
 
 PAGE_WIDTH, PAGE_HEIGHT = letter
 MARGIN = 0.75 * inch
@@ -365,7 +364,7 @@ def _story(layout: Layout, charts: list[Chart]) -> list[Flowable]:
 def render_report_pdf(layout: Layout) -> bytes:
     """The PDF of `layout` (already in its language), with its charts."""
     charts = report_charts(layout)
-    with translation.override("en" if layout.language.startswith("en") else "fr-ca"):
+    with in_report_language(layout.language):
         story = _story(layout, charts)
         footer = pdf_text(f"{layout.title} · {layout.label}")
         page_word = _("Page {n}")

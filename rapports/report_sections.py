@@ -32,6 +32,11 @@ def babel_locale(language: str) -> str:
     return "en_CA" if language.startswith("en") else "fr_CA"
 
 
+def in_report_language(language: str) -> translation.override:
+    """Translations in the report's language ("en…" English, anything else French)."""
+    return translation.override("en" if language.startswith("en") else "fr-ca")
+
+
 class Kind(StrEnum):
     TEXT = "text"
     COUNT = "count"
@@ -382,7 +387,7 @@ def layout(
 ) -> Layout:
     """The report in `language` ("fr" or "en"), as the sections every format shows."""
     min_cell = default_min_cell() if min_cell is None else min_cell
-    with translation.override("en" if language.startswith("en") else "fr-ca"):
+    with in_report_language(language):
         cells = _Cells(
             language=language,
             currency=funding.currency,

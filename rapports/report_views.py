@@ -19,7 +19,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils import translation
 from django.utils.safestring import SafeString
 from django.utils.text import slugify
 from django.utils.translation import get_language
@@ -40,7 +39,7 @@ from rapports.funding_report import (
 from rapports.impact_report import impact_report
 from rapports.report_exports import report_csv, report_xlsx
 from rapports.report_pdf import HEADLINES, render_report_pdf
-from rapports.report_sections import LANGUAGES, Cell, Layout, Section, layout
+from rapports.report_sections import LANGUAGES, Cell, Layout, Section, in_report_language, layout
 from rapports.suppression import default_min_cell, suppress_for_funder
 
 CONTENT_TYPES = {
@@ -65,7 +64,7 @@ def build_layout(
     """The report of the scope `make_scope` gives (already checked against the reader) in
     `language`: the funding report, and the impact report suppressed for a funder. The reports
     name weeks, sizes and categories in the active language, hence the scope made under it."""
-    with translation.override("en" if language == "en" else "fr-ca"):
+    with in_report_language(language):
         scope = make_scope()
         funding = funding_report(scope.programs, scope=scope.scope, label=scope.label)
         impact = impact_report(scope.programs, scope=scope.scope, label=scope.label)
@@ -109,15 +108,11 @@ def _render_page(
     charts = report_charts(report)
     funds = next(chart for chart in charts if chart.kind == "stacked")
     by_section = {chart.section: chart for chart in charts if chart.kind == "bars"}
-    blocks = [
-        Block(section, by_section.get(section.key), None)
-        for section in report.sections
-        if section.key != "funding"
-    ]
-    blocks = [
-        Block(block.section, block.chart, chart_svg(block.chart) if block.chart else None)
-        for block in blocks
-    ]
+    blocks = []
+    for section in report.sections:
+        if section.key != "funding":
+            chart = by_section.get(section.key)
+            blocks.append(Block(section, chart, chart_svg(chart) if chart else None))
     return render(
         request,
         "rapports/report_page.html",

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 
-from financement.models import Contribution
+from financement.access import member_programs
 from programmes.models import Program
 from programmes.selectors import programs_for
 
@@ -21,16 +21,12 @@ if TYPE_CHECKING:
 
 
 def report_programs_for(user: User | AnonymousUser) -> QuerySet[Program]:
+    """The programs the user runs, and those their funder funds."""
     if not user.is_authenticated:
         return Program.objects.none()
     if user.is_network_admin:
         return programs_for(user)
-    funded = Contribution.objects.filter(program=OuterRef("pk"), funder__members=user)
-    return (
-        Program.objects.select_related("territory")
-        .filter(Q(coordinators=user) | Exists(funded))
-        .distinct()
-    )
+    return (programs_for(user) | member_programs(user)).distinct()
 
 
 def reads_as_funder(user: User | AnonymousUser, program: Program) -> bool:

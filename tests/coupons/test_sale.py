@@ -15,10 +15,15 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from coupons.models import Coupon, CouponSale, IssuanceBatch, WalletLink
+from coupons.models import (
+    SALE_RESERVATION_GRACE,
+    Coupon,
+    CouponSale,
+    IssuanceBatch,
+    WalletLink,
+)
 from coupons.sale import (
     CHECKOUT_LIFETIME,
-    RESERVATION_GRACE,
     SaleError,
     sale_offer,
     send_buyer_email,
@@ -490,12 +495,16 @@ def test_a_pending_purchase_holds_its_subsidy_until_its_session_expires(
     with time_machine.travel(now, tick=False):
         sale = start(program)
     assert sale.expires_at == now + CHECKOUT_LIFETIME
-    with time_machine.travel(sale.expires_at + RESERVATION_GRACE - datetime.timedelta(seconds=1)):
+    with time_machine.travel(
+        sale.expires_at + SALE_RESERVATION_GRACE - datetime.timedelta(seconds=1)
+    ):
         assert sale_offer(program).state == "sold_out"
         with pytest.raises(SaleError) as excinfo:
             start(program)
         assert excinfo.value.code == "sale_sold_out"
-    with time_machine.travel(sale.expires_at + RESERVATION_GRACE + datetime.timedelta(seconds=1)):
+    with time_machine.travel(
+        sale.expires_at + SALE_RESERVATION_GRACE + datetime.timedelta(seconds=1)
+    ):
         assert sale_offer(program).is_open
         assert start(program).status == CouponSale.Status.PENDING
 

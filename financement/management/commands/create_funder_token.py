@@ -28,7 +28,8 @@ class Command(BaseCommand):
             funder = find_funder(options["funder"])
             _row, token = create_funder_token(
                 funder=funder,
-                label=options["label"] or "Jeton (ligne de commande)",
+                # Without one, the service's own default label.
+                label=options["label"],
                 created_by=None,
             )
         except FunderAccessError as error:
